@@ -476,6 +476,8 @@ def _reason(exc: BaseException) -> str:
     while inner.args and isinstance(inner.args[0], BaseException):
         inner = inner.args[0]
     reason = getattr(inner, "reason", None)
+    if reason is None and inner.args and isinstance(inner.args[0], str):
+        reason = inner.args[0]
     return str(reason or inner)
 
 
