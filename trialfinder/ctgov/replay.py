@@ -280,8 +280,8 @@ def load_store(data_dir: Path | str, data_timestamp: str | None = None) -> Study
         extra = orjson.loads(alias_file.read_bytes())
         aliases.update({str(k).upper(): str(v).upper() for k, v in dict(extra).items()})
     if data_timestamp is None:
-        path = PIECES["LastUpdatePostDate"]
-        dates = [d for s in studies.values() for d in _get(s, path) if isinstance(d, str)]
+        lu_path = PIECES["LastUpdatePostDate"]
+        dates = [d for s in studies.values() for d in _get(s, lu_path) if isinstance(d, str)]
         data_timestamp = (max(dates)[:10] + "T00:00:00") if dates else "1970-01-01T00:00:00"
     log.info("replay: %d studies, %d aliases from %d files under %s", len(studies), len(aliases),
              len(bodies), root)
