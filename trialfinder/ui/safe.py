@@ -1,0 +1,152 @@
+"""Safe display of registry text in Streamlit.
+
+Registry text (titles, summaries, criteria, facility names) is untrusted. It is never rendered as
+HTML (``unsafe_allow_html`` is never used with it) and, when shown through ``st.markdown`` or a
+markdown-aware element, it first goes through :func:`safe_md`, which backslash-escapes every
+character that Markdown, GitHub-flavoured Markdown or Streamlit's extensions (``$…$`` maths,
+``:color[…]`` directives, ``:emoji:`` shortcodes, ``:material/icon:``) could interpret. The result
+shows the text exactly as written, as plain text.
+
+Pure functions only; no Streamlit import.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+# every ASCII punctuation character may be backslash-escaped in CommonMark; escaping all of them
+# (not a hand-picked list) leaves nothing for a parser or a Streamlit plugin to pick up
+_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_ZW_AFTER_COLON = "\u200b"  # breaks ':name:' emoji shortcodes, which are matched after parsing
+
+
+def _is_missing(text: Any) -> bool:
+    if text is None:
+        return True
+    try:
+        return bool(text != text)  # NaN / pd.NA
+    except (TypeError, ValueError):
+        return False
+
+
+def _escape_chars(text: str) -> str:
+    out: list[str] = []
+    for ch in text:
+        if ch in _PUNCT:
+            out.append("\\" + ch)
+            if ch == ":":
+                out.append(_ZW_AFTER_COLON)
+        elif ch in "\t\r":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def safe_md(text: Any) -> str:
+    """``text`` escaped for ``st.markdown``: shown literally, line breaks kept, nothing interpreted.
+
+    Missing values give ``""``. Leading spaces of each line are dropped (four of them would start a
+    code block); line breaks become Markdown hard breaks; blank lines stay paragraph breaks.
+    """
+    if _is_missing(text):
+        return ""
+    s = str(text).replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs = re.split(r"\n[ \t]*\n+", s.strip("\n"))
+    rendered = []
+    for para in paragraphs:
+        lines = [_escape_chars(line.strip()) for line in para.split("\n")]
+        lines = [ln for ln in lines if ln]
+        if lines:
+            rendered.append("  \n".join(lines))
+    return "\n\n".join(rendered)
+
+
+def safe_inline(text: Any, *, max_chars: int | None = None) -> str:
+    """A one-line escaped version (newlines become spaces), optionally shortened with an ellipsis."""
+    if _is_missing(text):
+        return ""
+    s = " ".join(str(text).split())
+    if max_chars is not None and len(s) > max_chars:
+        s = s[: max_chars - 1].rstrip() + "…"
+    return _escape_chars(s)
+
+
+def _needle_pattern(needle: str) -> re.Pattern[str] | None:
+    words = needle.split()
+    if not words:
+        return None
+    return re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
+
+
+def find_spans(text: str, needles: Iterable[str]) -> list[tuple[int, int]]:
+    """Character spans of ``text`` where any needle occurs (case- and whitespace-insensitive), merged."""
+    spans: list[tuple[int, int]] = []
+    for needle in needles:
+        if _is_missing(needle):
+            continue
+        pat = _needle_pattern(str(needle))
+        if pat is None:
+            continue
+        spans.extend((m.start(), m.end()) for m in pat.finditer(text) if m.end() > m.start())
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def highlight_md(text: Any, needles: Iterable[str]) -> tuple[str, int]:
+    """``text`` as safe Markdown with every occurrence of a needle in bold.
+
+    Returns the Markdown and the number of highlighted passages. Only our own ``**`` markers are
+    Markdown; every character of ``text`` is escaped as in :func:`safe_md`.
+    """
+    if _is_missing(text):
+        return "", 0
+    s = str(text).replace("\r\n", "\n").replace("\r", "\n")
+    spans = find_spans(s, needles)
+    out_lines: list[str] = []
+    pos = 0
+    for raw_line in s.split("\n"):
+        start, end = pos, pos + len(raw_line)
+        pos = end + 1
+        line_spans = [(max(a, start), min(b, end)) for a, b in spans if a < end and b > start]
+        pieces: list[str] = []
+        cursor = start
+        for a, b in line_spans:
+            pieces.append(_escape_chars(s[cursor:a]))
+            inner = s[a:b]
+            core = inner.strip()
+            if core:
+                lead = inner[: len(inner) - len(inner.lstrip())]
+                trail = inner[len(inner.rstrip()):]
+                pieces.append(_escape_chars(lead) + "**" + _escape_chars(core) + "**" + _escape_chars(trail))
+            cursor = b
+        pieces.append(_escape_chars(s[cursor:end]))
+        out_lines.append("".join(pieces).strip())
+    # paragraphs: blank lines separate, other line breaks are hard breaks
+    paragraphs: list[list[str]] = [[]]
+    for ln in out_lines:
+        if ln:
+            paragraphs[-1].append(ln)
+        elif paragraphs[-1]:
+            paragraphs.append([])
+    md = "\n\n".join("  \n".join(p) for p in paragraphs if p)
+    return md, len(spans)
+
+
+_NCT_RE = re.compile(r"^NCT\d{8}$")
+
+
+def registry_url(nct_id: str) -> str:
+    """The ClinicalTrials.gov page of a trial, built from a validated NCT ID (never from registry text)."""
+    nid = str(nct_id).strip().upper()
+    if not _NCT_RE.match(nid):
+        raise ValueError(f"not an NCT ID: {nid[:20]!r}")
+    return f"https://clinicaltrials.gov/study/{nid}"
