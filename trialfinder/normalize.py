@@ -9,15 +9,17 @@ models in :mod:`trialfinder.ctgov.models` document and test the same fields.
 
 from __future__ import annotations
 
+import gc
 import re
-import textwrap
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from trialfinder.sources.base import RawStudy
+from trialfinder.sources.base import RawStudy, record_key
 
 SCHEMA_VERSION = 1
 STUDY_URL = "https://clinicaltrials.gov/study/{nct_id}"
@@ -117,13 +119,9 @@ def std_ages_for(min_years: float | None, max_years: float | None) -> list[str]:
     return groups
 
 
-_HEADING = re.compile(
-    r"""^[ \t]*(?P<bullet>[*\-•·][ \t]*)?(?:\*\*|__|\#{1,6}[ \t]*)?
-        (?P<pre>[^\n]{0,50}?)
-        (?P<kind>inclusion|exclusion)[ \t]+crit[a-z]*\b
-        (?P<rest>[^\n]*)$""",
-    re.IGNORECASE | re.MULTILINE | re.VERBOSE,
-)
+_KEYWORD = re.compile(r"(inclusion|exclusion)[ \t]+crit[a-z]*\b", re.IGNORECASE)
+_KEYWORD_LOWER = re.compile(r"(inclusion|exclusion)[ \t]+crit[a-z]*\b")
+_BULLET = re.compile(r"^[ \t]*([*\-•·][ \t]*)?(\*\*|__|#{1,6}[ \t]*)?")
 _KNOWN_PREFIX = re.compile(
     r"^(?:the[ \t]+)?(?:(?:key|main|major|general|additional|specific|secondary|principal|subject|patient"
     r"|participant|study)[ \t]+)?$",
@@ -131,58 +129,77 @@ _KNOWN_PREFIX = re.compile(
 )
 
 
-def _heading_parts(match: re.Match[str]) -> tuple[str, str] | None:
+def _heading_parts(pre_line: str, rest: str) -> tuple[str, str] | None:
     """(qualifier, inline content) of a heading line, or None if the line is a sentence.
 
+    ``pre_line`` is the line up to "Inclusion/Exclusion Criteria", ``rest`` the line after it.
     A heading starts with "Inclusion/Exclusion Criteria", optionally after a known word ("Key",
     "Main", "General", ...); any other short prefix counts only when the whole line is short and
-    ends with a colon ("Part A and Part B Abbreviated Inclusion Criteria:").
+    ends with a colon ("Part A and Part B Abbreviated Inclusion Criteria:"). A bulleted line
+    ("* Exclusion criteria in the drug label") is a heading only with a colon.
     """
-    pre = match.group("pre")
-    rest = match.group("rest").replace("**", "").replace("__", "")
-    if not _KNOWN_PREFIX.match(pre):
+    m = _BULLET.match(pre_line)
+    bullet = bool(m and m.group(1))
+    pre = pre_line[m.end():] if m else pre_line
+    rest = rest.replace("**", "").replace("__", "")
+    known = _KNOWN_PREFIX.match(pre) is not None
+    if not known:
         line = (pre + rest).strip()
-        if match.group("bullet") or len(line) > 80 or not line.endswith(":"):
+        if bullet or len(line) > 80 or not line.endswith(":") or len(pre) > 50:
             return None
     if ":" in rest:
         qualifier, content = rest.split(":", 1)
-    elif match.group("bullet") or len(rest.strip()) > 60:
+    elif bullet or len(rest.strip()) > 60:
         return None
     else:
         qualifier, content = rest, ""
     qualifier = qualifier.strip(" \t.-–:")
-    if not _KNOWN_PREFIX.match(pre):
-        qualifier = (pre.strip() + " … " + qualifier).strip(" …") if qualifier else pre.strip()
-    return qualifier, content.strip(" \t:")
+    if not known:
+        qualifier = f"{pre.strip()} … {qualifier}".strip(" …") if qualifier else pre.strip()
+    content = content.strip(" \t:")
+    return qualifier, content
 
 
 def split_criteria(text: str | None) -> tuple[str, str]:
     """Split eligibility text at its "Inclusion Criteria"/"Exclusion Criteria" headings.
 
     Returns ``(inclusion, exclusion)``; several sections of one kind (e.g. per cohort) are joined
-    with a blank line and keep their qualified heading ("Inclusion Criteria for Part B:"). Text
-    before the first heading belongs to neither. Both are empty when there is no heading.
+    with a blank line and keep their qualified heading line ("Inclusion Criteria for Part B:").
+    Text before the first heading belongs to neither. Both are empty when there is no heading.
     """
     if not text:
         return "", ""
+    # (line start, body start, kind, heading line kept or "", inline content)
     heads: list[tuple[int, int, str, str, str]] = []
-    for m in _HEADING.finditer(text):
-        parts = _heading_parts(m)
+    last_line = -1
+    lower = text.lower()
+    # searching the lower-cased text is several times faster than an IGNORECASE search; the
+    # offsets agree unless lower-casing changed the length (rare non-ASCII letters)
+    matches = _KEYWORD_LOWER.finditer(lower) if len(lower) == len(text) else _KEYWORD.finditer(text)
+    for m in matches:
+        line_start = text.rfind("\n", 0, m.start()) + 1
+        if line_start == last_line:
+            continue
+        line_end = text.find("\n", m.end())
+        if line_end < 0:
+            line_end = len(text)
+        parts = _heading_parts(text[line_start:m.start()], text[m.end():line_end])
         if parts is None:
             continue
-        heads.append((m.start(), m.end(), m.group("kind").lower(), parts[0], parts[1]))
+        last_line = line_start
+        qualifier, inline = parts
+        title = ""
+        if qualifier:
+            title = text[line_start:line_end].strip()
+            if inline:
+                title = title[: title.rfind(inline)].rstrip() if inline in title else title
+        heads.append((line_start, line_end, m.group(1).lower(), title, inline))
     if not heads:
         return "", ""
     sections: dict[str, list[str]] = {"inclusion": [], "exclusion": []}
-    for i, (_start, end, kind, qualifier, inline) in enumerate(heads):
+    for i, (_start, end, kind, title, inline) in enumerate(heads):
         stop = heads[i + 1][0] if i + 1 < len(heads) else len(text)
-        body = "\n".join(p for p in (inline, text[end:stop].strip("\n")) if p)
-        body = textwrap.dedent(body).strip()
-        if qualifier:
-            title = text[_start:end].strip()
-            if inline:
-                title = title[: len(title) - len(inline)].rstrip()
-            body = f"{title}\n{body}" if body else title
+        body = "\n".join(p for p in (title, inline, text[end:stop].strip()) if p).strip()
         if body:
             sections[kind].append(body)
     return "\n\n".join(sections["inclusion"]), "\n\n".join(sections["exclusion"])
@@ -258,15 +275,67 @@ def _pick_contact(contacts: Any) -> dict[str, Any]:
 # --- the normalizer -----------------------------------------------------------------------------
 
 
+_SEQ = "__seq"
+_CHUNK = 2048
+
+
+def _seq_schema(table: str) -> pa.Schema:
+    return arrow_schema(table).append(pa.field(_SEQ, pa.int64()))
+
+
+def _clean(value: Any, typ: pa.DataType) -> Any:
+    """A value of the wrong kind (schema drift: a number where text was expected...) → None/[]."""
+    if pa.types.is_list(typ):
+        return _strs(value)
+    if pa.types.is_string(typ):
+        return value if isinstance(value, str) else None
+    if pa.types.is_boolean(typ):
+        return _bool(value)
+    if pa.types.is_floating(typ):
+        return _float(value)
+    return _int(value)
+
+
+def _array(values: Sequence[Any], typ: pa.DataType) -> pa.Array:
+    """Arrow array of one column; the fast path trusts the registry's types, the slow path cleans."""
+    try:
+        return pa.array(values, type=typ)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        return pa.array([_clean(v, typ) for v in values], type=typ)
+
+
 class _Builder:
-    """Column lists of every table, appended to study by study."""
+    """Rows of every table (tuples in schema column order, plus the study's sequence number so
+    superseded versions can be dropped at the end), turned into Arrow chunks every ``_CHUNK``
+    studies so that few Python objects stay alive."""
 
     def __init__(self) -> None:
-        self.cols: dict[str, dict[str, list[Any]]] = {
-            t: {c: [] for c in cols} for t, cols in TABLE_SCHEMAS.items()
-        }
+        self.rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in TABLE_SCHEMAS}
+        self.chunks: dict[str, list[pa.Table]] = {t: [] for t in TABLE_SCHEMAS}
+        self.pending = 0
 
-    def add(self, study: RawStudy) -> None:
+    def flush(self) -> None:
+        for name, rows in self.rows.items():
+            if rows:
+                schema = _seq_schema(name)
+                arrays = [_array(col, f.type) for col, f in zip(zip(*rows, strict=True), schema, strict=True)]
+                self.chunks[name].append(pa.Table.from_arrays(arrays, schema=schema))
+        self.rows = {t: [] for t in TABLE_SCHEMAS}
+        self.pending = 0
+
+    def frames(self, keep: list[int] | None) -> dict[str, pd.DataFrame]:
+        self.flush()
+        out: dict[str, pd.DataFrame] = {}
+        for name in TABLE_SCHEMAS:
+            chunks = self.chunks[name]
+            table = pa.concat_tables(chunks) if chunks else _seq_schema(name).empty_table()
+            if keep is not None:
+                table = table.filter(pc.is_in(table[_SEQ], value_set=pa.array(keep, pa.int64())))
+            out[name] = table.drop_columns([_SEQ]).to_pandas(types_mapper=pd.ArrowDtype)
+        return out
+
+    def add(self, study: RawStudy, seq: int) -> None:
+        self.pending += 1
         data = study.data
         ps = data.get("protocolSection") or {}
         ident = ps.get("identificationModule") or {}
@@ -289,108 +358,124 @@ class _Builder:
         mesh_i = _mesh_terms(derived.get("interventionBrowseModule"))
         interventions = [i for i in (ai.get("interventions") or []) if isinstance(i, dict)]
         arms = [a for a in (ai.get("armGroups") or []) if isinstance(a, dict)]
-        enrollment = (design.get("enrollmentInfo") or {}) if isinstance(design, dict) else {}
+        enrollment = design.get("enrollmentInfo") or {}
 
-        t = self.cols["trials"]
-        t["nct_id"].append(nct)
-        t["title"].append(_str(ident.get("briefTitle")))
-        t["official_title"].append(_str(ident.get("officialTitle")))
-        t["acronym"].append(_str(ident.get("acronym")))
-        t["brief_summary"].append(_str(desc.get("briefSummary")))
-        t["overall_status"].append(_str(status.get("overallStatus")))
-        t["why_stopped"].append(_str(status.get("whyStopped")))
-        t["phases"].append(_strs(design.get("phases")))
-        t["study_type"].append(_str(design.get("studyType")))
-        t["conditions"].append(conditions)
-        t["keywords"].append(keywords)
-        t["interventions"].append(_unique(_str(i.get("name")) or "" for i in interventions))
-        t["intervention_types"].append(_unique(_str(i.get("type")) or "" for i in interventions))
-        t["mesh_conditions"].append(mesh_c)
-        t["mesh_interventions"].append(mesh_i)
-        t["lead_sponsor"].append(_str(sponsor.get("name")))
-        t["sponsor_class"].append(_str(sponsor.get("class")))
-        t["enrollment"].append(_int(enrollment.get("count")) if isinstance(enrollment, dict) else None)
-        t["start_date"].append(_date(status.get("startDateStruct")))
-        t["primary_completion_date"].append(_date(status.get("primaryCompletionDateStruct")))
-        t["completion_date"].append(_date(status.get("completionDateStruct")))
-        t["first_posted"].append(_date(status.get("studyFirstPostDateStruct")))
-        t["last_update_posted"].append(_date(status.get("lastUpdatePostDateStruct")))
-        t["has_results"].append(_bool(data.get("hasResults")))
-        t["url"].append(STUDY_URL.format(nct_id=nct))
-        t["source_format"].append(study.source_format)
-        t["source"].append(study.source)
-        t["record_date"].append(study.record_date)
-        t["partial"].append(bool(study.partial))
+        self.rows["trials"].append((
+            nct,
+            ident.get("briefTitle"),
+            ident.get("officialTitle"),
+            ident.get("acronym"),
+            desc.get("briefSummary"),
+            status.get("overallStatus"),
+            status.get("whyStopped"),
+            _strs(design.get("phases")),
+            design.get("studyType"),
+            conditions,
+            keywords,
+            _unique(i.get("name") or "" for i in interventions),
+            _unique(i.get("type") or "" for i in interventions),
+            mesh_c,
+            mesh_i,
+            sponsor.get("name"),
+            sponsor.get("class"),
+            _int(enrollment.get("count")) if isinstance(enrollment, dict) else None,
+            _date(status.get("startDateStruct")),
+            _date(status.get("primaryCompletionDateStruct")),
+            _date(status.get("completionDateStruct")),
+            _date(status.get("studyFirstPostDateStruct")),
+            _date(status.get("lastUpdatePostDateStruct")),
+            _bool(data.get("hasResults")),
+            STUDY_URL.format(nct_id=nct),
+            study.source_format,
+            study.source,
+            study.record_date,
+            bool(study.partial),
+            seq,
+        ))
 
-        c = self.cols["conditions"]
+        crow = self.rows["conditions"]
         for kind, values in (("condition", conditions), ("keyword", keywords), ("mesh", mesh_c)):
             for v in _unique(values):
-                c["nct_id"].append(nct)
-                c["condition"].append(v)
-                c["kind"].append(kind)
+                crow.append((nct, v, kind, seq))
 
-        iv = self.cols["interventions"]
+        irow = self.rows["interventions"]
         for idx, i in enumerate(interventions):
-            iv["nct_id"].append(nct)
-            iv["idx"].append(idx)
-            iv["type"].append(_str(i.get("type")))
-            iv["name"].append(_str(i.get("name")))
-            iv["description"].append(_str(i.get("description")))
-            iv["other_names"].append(_strs(i.get("otherNames")))
-            iv["arm_labels"].append(_strs(i.get("armGroupLabels")))
+            irow.append((
+                nct, idx, i.get("type"), i.get("name"), i.get("description"),
+                _strs(i.get("otherNames")), _strs(i.get("armGroupLabels")), seq,
+            ))
 
-        ar = self.cols["arms"]
+        arow = self.rows["arms"]
         for a in arms:
-            ar["nct_id"].append(nct)
-            ar["label"].append(_str(a.get("label")))
-            ar["type"].append(_str(a.get("type")))
-            ar["description"].append(_str(a.get("description")))
-            ar["intervention_names"].append(_strs(a.get("interventionNames")))
+            arow.append((
+                nct, a.get("label"), a.get("type"), a.get("description"),
+                _strs(a.get("interventionNames")), seq,
+            ))
 
-        lo = self.cols["locations"]
+        lrow = self.rows["locations"]
         for idx, loc in enumerate(cl.get("locations") or []):
             if not isinstance(loc, dict):
                 continue
-            geo = loc.get("geoPoint") or {}
-            contact = _pick_contact(loc.get("contacts"))
-            lo["nct_id"].append(nct)
-            lo["idx"].append(idx)
-            lo["facility"].append(_str(loc.get("facility")))
-            lo["city"].append(_str(loc.get("city")))
-            lo["state"].append(_str(loc.get("state")))
-            lo["zip"].append(_str(loc.get("zip")))
-            lo["country"].append(_str(loc.get("country")))
-            lo["lat"].append(_float(geo.get("lat")) if isinstance(geo, dict) else None)
-            lo["lon"].append(_float(geo.get("lon")) if isinstance(geo, dict) else None)
-            lo["site_status"].append(_str(loc.get("status")))
-            lo["contact_name"].append(_str(contact.get("name")))
-            lo["contact_phone"].append(_str(contact.get("phone")))
-            lo["contact_email"].append(_str(contact.get("email")))
+            geo = loc.get("geoPoint")
+            if not isinstance(geo, dict):
+                geo = {}
+            contact = _pick_contact(loc["contacts"]) if "contacts" in loc else {}
+            lrow.append((
+                nct, idx, loc.get("facility"), loc.get("city"), loc.get("state"),
+                loc.get("zip"), loc.get("country"), _float(geo.get("lat")),
+                _float(geo.get("lon")), loc.get("status"), contact.get("name"),
+                contact.get("phone"), contact.get("email"), seq,
+            ))
 
         if elig:
-            raw = _str(elig.get("eligibilityCriteria"))
-            criteria = unescape_markdown(raw) if raw is not None else None
+            raw = elig.get("eligibilityCriteria")
+            criteria = unescape_markdown(raw) if isinstance(raw, str) else None
             inclusion, exclusion = split_criteria(criteria)
-            el = self.cols["eligibility"]
-            el["nct_id"].append(nct)
-            el["criteria"].append(criteria)
-            el["inclusion"].append(inclusion)
-            el["exclusion"].append(exclusion)
-            el["min_age_years"].append(age_in_years(_str(elig.get("minimumAge"))))
-            el["max_age_years"].append(age_in_years(_str(elig.get("maximumAge"))))
-            el["sex"].append(_str(elig.get("sex")))
-            el["healthy_volunteers"].append(_bool(elig.get("healthyVolunteers")))
-            el["std_ages"].append(_strs(elig.get("stdAges")))
-
-    def frames(self) -> dict[str, pd.DataFrame]:
-        return {name: _frame(name, cols) for name, cols in self.cols.items()}
+            self.rows["eligibility"].append((
+                nct, criteria, inclusion, exclusion,
+                age_in_years(_str(elig.get("minimumAge"))), age_in_years(_str(elig.get("maximumAge"))),
+                elig.get("sex"), _bool(elig.get("healthyVolunteers")), _strs(elig.get("stdAges")), seq,
+            ))
 
 
-def normalize(studies: Iterable[RawStudy]) -> dict[str, pd.DataFrame]:
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building: parsed JSON is acyclic (reference counting
+    frees it), and generational passes over the growing row lists otherwise cost as much as the
+    parsing itself. The previous state is restored on exit."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def normalize(studies: Iterable[RawStudy], *, dedupe: bool = False) -> dict[str, pd.DataFrame]:
     """Turn study records into the normalized tables (``trials``, ``conditions``, ``interventions``,
-    ``arms``, ``locations``, ``eligibility``), in input order. Records without an NCT ID are
-    skipped. Callers deduplicate first (``sources.import_paths`` does); this function does not."""
+    ``arms``, ``locations``, ``eligibility``), rows in input order. Records without an NCT ID are
+    skipped.
+
+    With ``dedupe=True`` a study met several times keeps only its newest version (:func:`record_key`;
+    on a tie the first one read), decided while streaming: raw records are never all held at once,
+    so ``normalize(iter_records(paths), dedupe=True)`` imports any amount of data.
+    """
     builder = _Builder()
-    for study in studies:
-        builder.add(study)
-    return builder.frames()
+    best: dict[str, tuple[tuple[str, bool], int]] = {}
+    with _gc_paused():
+        for seq, study in enumerate(studies):
+            if dedupe:
+                nct = study.nct_id
+                if nct is None:
+                    continue
+                key = record_key(study)
+                old = best.get(nct)
+                if old is not None and not key > old[0]:
+                    continue
+                best[nct] = (key, seq)
+            builder.add(study, seq)
+            if builder.pending >= _CHUNK:
+                builder.flush()
+        keep = sorted(s for _k, s in best.values()) if dedupe else None
+        return builder.frames(keep)

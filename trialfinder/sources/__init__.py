@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from trialfinder.errors import ImportFormatError, NotFoundError
-from trialfinder.sources.base import RawStudy
+from trialfinder.sources.base import RawStudy, record_key
 from trialfinder.sources.classic_xml import parse_classic_xml
 from trialfinder.sources.csv_download import iter_csv_rows, looks_like_csv_download
 
@@ -34,7 +34,7 @@ __all__ = [
     "import_paths",
     "iter_records",
     "record_from_v2",
-    "study_key",
+    "record_key",
 ]
 
 ErrorHandler = Callable[[str, Exception], None]
@@ -224,13 +224,15 @@ def _iter_file(path: Path, on_error: ErrorHandler, on_skip: SkipHandler) -> Iter
                 yield from _iter_jsonl(fh, None, name, on_error)
         yield from _guarded(name, stream(), on_error, on_skip)
         return
-    if ext not in _DATA_EXTS:
-        with path.open("rb") as fh:
-            head = fh.read(512)
-        if detect_format(name, head) == "other":
+    with path.open("rb") as fh:
+        head = fh.read(512)
+        kind = detect_format(name, head)
+        if kind == "other":
             on_skip(name, f"{NOT_STUDY_DATA}: {ext or 'no extension'} file")
             return
-    if ext == ".zip" or zipfile.is_zipfile(path):
+        if kind != "zip":
+            content = head + fh.read()
+    if kind == "zip":
         try:
             archive = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as exc:
@@ -238,7 +240,6 @@ def _iter_file(path: Path, on_error: ErrorHandler, on_skip: SkipHandler) -> Iter
             return
         yield from _iter_zip(name, archive, on_error, on_skip)
         return
-    content = path.read_bytes()
     yield from _guarded(name, _iter_blob(name, content, in_zip=False, on_error=on_error, on_skip=on_skip),
                         on_error, on_skip)
 
@@ -289,11 +290,6 @@ def _iter_file_safe(path: Path, on_error: ErrorHandler, on_skip: SkipHandler) ->
 # --- collecting and deduplicating ----------------------------------------------------------------
 
 
-def study_key(study: RawStudy) -> tuple[str, bool]:
-    """Sort key of record versions: newer record date first, then full over partial."""
-    return (study.record_date or "", not study.partial)
-
-
 @dataclass
 class ImportResult:
     """What :func:`import_paths` found."""
@@ -329,7 +325,7 @@ def import_paths(paths: Iterable[str | os.PathLike[str]]) -> ImportResult:
         nct = study.nct_id
         assert nct is not None  # record_from_v2 guarantees it
         old = best.get(nct)
-        if old is None or study_key(study) > study_key(old):
+        if old is None or record_key(study) > record_key(old):
             best[nct] = study
     return ImportResult(
         studies=[best[k] for k in sorted(best)], records_by_format=dict(counts), errors=errors,

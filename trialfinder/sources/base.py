@@ -26,3 +26,11 @@ class RawStudy:
         ident = (self.data.get("protocolSection") or {}).get("identificationModule") or {}
         nct = ident.get("nctId")
         return nct if isinstance(nct, str) else None
+
+
+def record_key(study: RawStudy) -> tuple[str, bool]:
+    """Order of the versions of one study: a later record date wins, then full beats partial.
+
+    ISO dates of mixed precision compare as text ("2020-07" < "2020-07-14"); no date sorts first.
+    """
+    return (study.record_date or "", not study.partial)
