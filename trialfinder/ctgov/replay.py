@@ -772,11 +772,14 @@ class ReplayServer(http.server.ThreadingHTTPServer):
         self.store = store
         self.plan = plan
         self.requests_seen = 0
+        #: (path with query string, User-Agent) of every request, in arrival order (for tests)
+        self.seen: list[tuple[str, str]] = []
         self._count_lock = threading.Lock()
 
-    def next_number(self) -> int:
+    def next_number(self, path: str = "", user_agent: str = "") -> int:
         with self._count_lock:
             self.requests_seen += 1
+            self.seen.append((path, user_agent))
             return self.requests_seen
 
     @property
@@ -807,7 +810,7 @@ class ReplayHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         started = time.monotonic()
-        number = self.server.next_number()
+        number = self.server.next_number(self.path, self.headers.get("User-Agent", ""))
         plan = self.server.plan
         parts = urlsplit(self.path)
         note = ""
