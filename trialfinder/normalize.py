@@ -9,17 +9,15 @@ models in :mod:`trialfinder.ctgov.models` document and test the same fields.
 
 from __future__ import annotations
 
-import gc
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trialfinder.sources.base import RawStudy, record_key
+from trialfinder.sources.base import RawStudy, gc_paused, record_key
 
 SCHEMA_VERSION = 1
 STUDY_URL = "https://clinicaltrials.gov/study/{nct_id}"
@@ -438,20 +436,6 @@ class _Builder:
             ))
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building: parsed JSON is acyclic (reference counting
-    frees it), and generational passes over the growing row lists otherwise cost as much as the
-    parsing itself. The previous state is restored on exit."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def normalize(studies: Iterable[RawStudy], *, dedupe: bool = False) -> dict[str, pd.DataFrame]:
     """Turn study records into the normalized tables (``trials``, ``conditions``, ``interventions``,
     ``arms``, ``locations``, ``eligibility``), rows in input order. Records without an NCT ID are
@@ -463,7 +447,7 @@ def normalize(studies: Iterable[RawStudy], *, dedupe: bool = False) -> dict[str,
     """
     builder = _Builder()
     best: dict[str, tuple[tuple[str, bool], int]] = {}
-    with _gc_paused():
+    with gc_paused():
         for seq, study in enumerate(studies):
             if dedupe:
                 nct = study.nct_id

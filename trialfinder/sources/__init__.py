@@ -18,20 +18,24 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from trialfinder.errors import ImportFormatError, NotFoundError
-from trialfinder.sources.base import RawStudy, record_key
+from trialfinder.sources.base import RawStudy, gc_paused, record_key
 from trialfinder.sources.classic_xml import parse_classic_xml
 from trialfinder.sources.csv_download import iter_csv_rows, looks_like_csv_download
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "ImportResult",
     "RawStudy",
     "detect_format",
     "import_paths",
+    "import_tables",
     "iter_records",
     "record_from_v2",
     "record_key",
@@ -311,23 +315,42 @@ def import_paths(paths: Iterable[str | os.PathLike[str]]) -> ImportResult:
     """Read every study under ``paths`` and keep the newest version of each study.
 
     Newest is the latest record date (``lastUpdatePostDate``, or the classic XML's date); on a tie a
-    full record beats a partial one, and then the first one read stays.
+    full record beats a partial one, and then the first one read stays. This holds the kept raw
+    records in memory; for large inputs prefer :func:`import_tables`, which streams.
     """
-    errors: list[tuple[str, str]] = []
-    skipped: list[tuple[str, str]] = []
-    counts: Counter[str] = Counter()
+    result = ImportResult(studies=[])
     best: dict[str, RawStudy] = {}
-    read = 0
-    for study in iter_records(paths, on_error=lambda s, e: errors.append((s, str(e))),
-                              on_skip=lambda s, r: skipped.append((s, r))):
-        read += 1
-        counts[study.source_format] += 1
-        nct = study.nct_id
-        assert nct is not None  # record_from_v2 guarantees it
-        old = best.get(nct)
-        if old is None or record_key(study) > record_key(old):
-            best[nct] = study
-    return ImportResult(
-        studies=[best[k] for k in sorted(best)], records_by_format=dict(counts), errors=errors,
-        not_study_data=skipped, records_read=read, duplicates=read - len(best),
-    )
+    with gc_paused():
+        for study in _counted(paths, result):
+            nct = study.nct_id
+            assert nct is not None  # record_from_v2 guarantees it
+            old = best.get(nct)
+            if old is None or record_key(study) > record_key(old):
+                best[nct] = study
+    result.studies = [best[k] for k in sorted(best)]
+    result.duplicates = result.records_read - len(best)
+    return result
+
+
+def _counted(paths: Iterable[str | os.PathLike[str]], result: ImportResult) -> Iterator[RawStudy]:
+    counts: Counter[str] = Counter()
+    try:
+        for study in iter_records(paths, on_error=lambda s, e: result.errors.append((s, str(e))),
+                                  on_skip=lambda s, r: result.not_study_data.append((s, r))):
+            result.records_read += 1
+            counts[study.source_format] += 1
+            yield study
+    finally:
+        result.records_by_format = dict(counts)
+
+
+def import_tables(paths: Iterable[str | os.PathLike[str]]) -> tuple[dict[str, pd.DataFrame], ImportResult]:
+    """Stream every study under ``paths`` straight into the normalized tables, newest version of
+    each study only (see :func:`trialfinder.normalize.normalize` with ``dedupe=True``); raw records
+    are never all in memory. ``ImportResult.studies`` stays empty; the counts are filled in."""
+    from trialfinder.normalize import normalize  # late: normalize imports sources.base
+
+    result = ImportResult(studies=[])
+    tables = normalize(_counted(paths, result), dedupe=True)
+    result.duplicates = result.records_read - len(tables["trials"])
+    return tables, result
