@@ -130,8 +130,10 @@ def iso_utc(dt: datetime) -> str:
 
 
 def new_snapshot_name(now: datetime | None = None) -> str:
-    now = now or utc_now()
-    return f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    """``YYYYMMDDTHHMMSSZ-xxxxxx``: the suffix is the microseconds (5 hex digits) plus one random hex
+    digit, so names sort in creation order even within one second."""
+    now = (now or utc_now()).astimezone(UTC)
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{now.microsecond:05x}{secrets.randbelow(16):x}"
 
 
 # --- the snapshot as read --------------------------------------------------------------------
@@ -527,7 +529,7 @@ class Store:
 
             now = utc_now()
             name = new_snapshot_name(now)
-            while (self.snapshots_dir / name).exists():  # pragma: no cover - 1 in 16M per second
+            while (self.snapshots_dir / name).exists():  # pragma: no cover - same microsecond
                 name = new_snapshot_name(now)
             counts = {k: len(v) for k, v in all_tables.items()}
             full_manifest: dict[str, Any] = {
