@@ -1,0 +1,126 @@
+"""Plain-language labels for registry codes and facet values (pure)."""
+
+from __future__ import annotations
+
+#: intervention classes (facet vocabulary, docs/GUIDE) in display order
+CLASS_LABELS: dict[str, str] = {
+    "checkpoint_inhibitor": "Checkpoint inhibitor",
+    "car_t": "CAR-T cells",
+    "other_cell_therapy": "Other cell therapy",
+    "vaccine": "Cancer vaccine",
+    "immunomodulator": "Immunomodulator",
+    "oncolytic_virus": "Oncolytic virus",
+    "other_immunotherapy": "Other immunotherapy",
+    "chemotherapy": "Chemotherapy",
+    "targeted_therapy": "Targeted therapy",
+    "radiotherapy": "Radiotherapy",
+    "surgery": "Surgery",
+    "other": "Other",
+}
+IMMUNOTHERAPY_CLASSES: tuple[str, ...] = (
+    "checkpoint_inhibitor",
+    "car_t",
+    "other_cell_therapy",
+    "vaccine",
+    "immunomodulator",
+    "oncolytic_virus",
+    "other_immunotherapy",
+)
+
+#: ClinicalTrials.gov overall statuses, most useful first
+STATUS_LABELS: dict[str, str] = {
+    "RECRUITING": "Recruiting",
+    "NOT_YET_RECRUITING": "Not yet recruiting",
+    "ENROLLING_BY_INVITATION": "Enrolling by invitation",
+    "ACTIVE_NOT_RECRUITING": "Active, not recruiting",
+    "AVAILABLE": "Expanded access: available",
+    "TEMPORARILY_NOT_AVAILABLE": "Expanded access: temporarily not available",
+    "NO_LONGER_AVAILABLE": "Expanded access: no longer available",
+    "APPROVED_FOR_MARKETING": "Approved for marketing",
+    "SUSPENDED": "Suspended",
+    "COMPLETED": "Completed",
+    "TERMINATED": "Terminated",
+    "WITHDRAWN": "Withdrawn",
+    "WITHHELD": "Withheld",
+    "UNKNOWN": "Unknown status",
+}
+DEFAULT_STATUSES: tuple[str, ...] = ("RECRUITING", "NOT_YET_RECRUITING")
+OPEN_STATUSES = frozenset({"RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION"})
+
+PHASE_LABELS: dict[str, str] = {
+    "EARLY_PHASE1": "Early phase 1",
+    "PHASE1": "Phase 1",
+    "PHASE2": "Phase 2",
+    "PHASE3": "Phase 3",
+    "PHASE4": "Phase 4",
+    "NA": "No phase (not a drug study)",
+}
+
+ADVANCED_LABELS = {"yes": "Open to advanced disease", "no": "Early disease only", "unknown": "Not stated"}
+PRIOR_IO_LABELS = {
+    "excluded": "Excludes people who had immunotherapy",
+    "required": "Requires prior immunotherapy",
+    "allowed": "Allows prior immunotherapy",
+    "unstated": "Not stated",
+}
+LINE_LABELS = {
+    "first_line": "First treatment for advanced disease",
+    "previously_treated": "After earlier treatment",
+    "any": "Any line of treatment",
+    "unknown": "Not stated",
+}
+SEX_LABELS = {"ALL": "All", "FEMALE": "Female", "MALE": "Male"}
+
+CHANGE_LABELS = {
+    "new_trial": "New trial",
+    "removed_trial": "No longer in the data",
+    "status_changed": "Status changed",
+    "eligibility_changed": "Eligibility changed",
+    "site_added": "Site added",
+    "site_removed": "Site removed",
+    "site_status_changed": "Site status changed",
+}
+
+
+def label(mapping: dict[str, str], code: object) -> str:
+    """The label of ``code``, or a tidied version of the code itself when it is not known."""
+    if code is None or code != code:  # None / NaN / NA
+        return "—"
+    s = str(code)
+    return mapping.get(s, s.replace("_", " ").capitalize())
+
+
+def vocab_label(code: object) -> str:
+    """A label for an open vocabulary value such as ``pleural`` or ``sarcomatoid`` (capitalised)."""
+    if code is None or code != code:
+        return "—"
+    return str(code).replace("_", " ").capitalize()
+
+
+def as_list(value: object) -> list[str]:
+    """A list cell (list, tuple, numpy array, Arrow list or missing) as a list of strings."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value if v is not None]
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        return [str(v) for v in tolist() if v is not None]
+    try:
+        if value != value:  # NaN / NA
+            return []
+    except (TypeError, ValueError):
+        pass
+    return [str(value)]
+
+
+def phases_text(phases: object) -> str:
+    """``["PHASE1", "PHASE2"]`` → ``"Phase 1/2"``."""
+    items = as_list(phases)
+    if not items:
+        return "—"
+    if all(p.startswith("PHASE") for p in items) and len(items) > 1:
+        return "Phase " + "/".join(p.removeprefix("PHASE") for p in items)
+    return ", ".join(label(PHASE_LABELS, p) for p in items)
