@@ -471,27 +471,27 @@ def _record_failure(settings: Settings, started: _dt.datetime, exc: BaseExceptio
 # --- import ---------------------------------------------------------------------------------
 
 
-def _read_records(paths: Sequence[Path], progress: Progress) -> tuple[list[RawStudy], list[str]]:
-    """Every study record in ``paths`` (files, folders, zips) and the files that were skipped."""
-    from trialfinder import sources
+def _table_keys(trials: pd.DataFrame) -> dict[str, tuple[str, bool]]:
+    """NCT ID → version key of a trials table: (record date, full record), as ``record_key``."""
+    dates = trials["record_date"] if "record_date" in trials.columns else pd.Series([None] * len(trials))
+    partial = trials["partial"] if "partial" in trials.columns else pd.Series([False] * len(trials))
+    return {
+        str(n): ("" if pd.isna(d) else str(d), not (False if pd.isna(p) else bool(p)))
+        for n, d, p in zip(trials["nct_id"], dates, partial, strict=True)
+    }
 
-    skipped: list[str] = []
 
-    def on_error(path: Any, exc: Any = None) -> None:
-        msg = f"{path}: {exc}" if exc is not None else str(path)
-        skipped.append(msg)
-        progress.note(f"skipped {msg}")
+def newer_ids(previous: pd.DataFrame | None, incoming: pd.DataFrame) -> set[str]:
+    """NCT IDs of ``incoming`` trials that are new or newer than in ``previous`` (ties: incoming)."""
+    new_keys = _table_keys(incoming)
+    if previous is None or previous.empty:
+        return set(new_keys)
+    old_keys = _table_keys(previous)
+    return {n for n, k in new_keys.items() if n not in old_keys or not old_keys[n] > k}
 
-    import_paths = getattr(sources, "import_paths", None)
-    if import_paths is not None:
-        res = import_paths(list(paths))
-        studies = getattr(res, "studies", None)
-        if studies is None:
-            studies = getattr(res, "records", [])
-        for err in getattr(res, "errors", None) or getattr(res, "skipped", None) or []:
-            on_error(err)
-        return list(studies.values() if isinstance(studies, Mapping) else studies), skipped
-    return list(sources.iter_records(list(paths), on_error=on_error)), skipped
+
+def _only(tables: Mapping[str, pd.DataFrame], ids: set[str]) -> dict[str, pd.DataFrame]:
+    return {k: v[v["nct_id"].isin(list(ids))].reset_index(drop=True) for k, v in tables.items()}
 
 
 def import_into_store(
@@ -505,8 +505,12 @@ def import_into_store(
     """Import study records from files, folders and zips into a new snapshot.
 
     The records are merged into the current snapshot (if any): a study already there keeps the
-    newer of the two versions (by record date). Bad files are skipped and listed in the result.
+    newer of the two versions (record date, then full over partial). Bad files are skipped and
+    listed in the result; files that hold no study data (specs, docs) are passed over quietly.
     """
+    from trialfinder.errors import DataError, NotFoundError
+    from trialfinder.sources import import_tables
+
     started = utc_now()
     t0 = time.monotonic()
     progress = progress or auto_progress()
@@ -515,34 +519,19 @@ def import_into_store(
     try:
         missing = [str(p) for p in ps if not p.exists()]
         if missing:
-            from trialfinder.errors import NotFoundError
-
             raise NotFoundError(f"no such file or folder: {', '.join(missing)}")
         with store.lock():
             previous = store.current()
             progress.note(f"reading {', '.join(map(str, ps))}")
-            records_list, skipped = _read_records(ps, progress)
-            records = keep_newest(records_list)
-            if not records:
-                from trialfinder.errors import DataError
-
+            imported, found = import_tables(ps)
+            skipped = [f"{src}: {msg}" for src, msg in found.errors]
+            for line in skipped:
+                progress.note(f"skipped {line}")
+            if imported["trials"].empty:
                 raise DataError(f"no study records found in {', '.join(map(str, ps))}")
             prev_tables = previous.tables if previous is not None else None
-            if prev_tables is not None and "trials" in prev_tables:
-                prev_dates = {
-                    str(k): (None if pd.isna(v) else str(v))
-                    for k, v in zip(
-                        prev_tables["trials"]["nct_id"], prev_tables["trials"]["record_date"], strict=True
-                    )
-                }
-                records = {
-                    k: r
-                    for k, r in records.items()
-                    if k not in prev_dates or not _newer(prev_dates[k], r.record_date)
-                }
-            progress.note(f"normalizing {len(records)} studies")
-            new_tables = _normalize(records.values())
-            tables = merge_tables(prev_tables, new_tables, set(records))
+            take = newer_ids(prev_tables.get("trials") if prev_tables else None, imported["trials"])
+            tables = merge_tables(prev_tables, _only(imported, take), take)
             progress.note("computing facets")
             tables.update(facet_tables(tables))
             dates = [str(d) for d in tables["trials"]["record_date"].dropna()]
@@ -557,8 +546,10 @@ def import_into_store(
                     {
                         "kind": mode,
                         "paths": [str(p.resolve()) for p in ps],
-                        "studies": len(records_list),
-                        "imported": len(records),
+                        "records_read": found.records_read,
+                        "records_by_format": dict(found.records_by_format),
+                        "studies": len(imported["trials"]),
+                        "taken": len(take),
                         "skipped_files": skipped,
                         "at": iso_utc(started),
                     },
@@ -572,7 +563,7 @@ def import_into_store(
                 previous=previous,
                 check_count=previous is not None and previous.mode != "api",
             )
-            result = _result(commit, mode, data_timestamp, t0, 0, len(records_list))
+            result = _result(commit, mode, data_timestamp, t0, 0, found.records_read)
             result.full = previous is None
             result.skipped_files = skipped
             write_last_refresh(settings.data_dir, _outcome("ok", started, **_brief(result)))
