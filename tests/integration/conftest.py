@@ -1,0 +1,78 @@
+"""Fixtures for the integration tests: the real client over real HTTP against the replay server on
+127.0.0.1 (the only host pytest-socket lets through)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trialfinder.config import Settings
+from trialfinder.ctgov.client import CtgovClient
+from trialfinder.ctgov.replay import Fault, ReplayServer, running_server
+
+StartReplay = Callable[..., ReplayServer]
+MakeClient = Callable[..., CtgovClient]
+
+
+@pytest.fixture(scope="session")
+def studies_dir(shared_dir: Path) -> Path:
+    return shared_dir / "v2" / "studies"
+
+
+@pytest.fixture(scope="session")
+def clean_replay(studies_dir: Path) -> Iterator[ReplayServer]:
+    """One fault-free replay server over the 1,192 recorded studies, shared by the session."""
+    with running_server(studies_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def start_replay(studies_dir: Path) -> Iterator[StartReplay]:
+    """Start a replay server (own faults, own data) for one test; stopped at teardown."""
+    with contextlib.ExitStack() as stack:
+
+        def start(
+            faults: Iterable[Fault | str] = (), data_dir: Path | None = None, **kw: Any
+        ) -> ReplayServer:
+            return stack.enter_context(running_server(data_dir or studies_dir, faults, **kw))
+
+        yield start
+
+
+def fast_settings(api_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for tests: high rate limit, tiny backoff, short timeouts, no /studies caching."""
+    values: dict[str, Any] = {
+        "api_url": api_url,
+        "data_dir": data_dir,
+        "rate_limit_per_s": 1000.0,
+        "backoff_factor_s": 0.01,
+        "connect_timeout_s": 2.0,
+        "read_timeout_s": 10.0,
+        "max_retries": 3,
+        "retry_after_cap_s": 5.0,
+        "cache_expire_studies_s": 0,
+        "cache_expire_study_s": 0,
+        "cache_expire_version_s": 0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def make_client(tmp_path: Path) -> Iterator[MakeClient]:
+    """Build a CtgovClient for a server with fast settings (overridable); closed at teardown."""
+    clients: list[CtgovClient] = []
+
+    def make(server: ReplayServer | str, **overrides: Any) -> CtgovClient:
+        url = server if isinstance(server, str) else server.base_url
+        client = CtgovClient(fast_settings(url, tmp_path / "tf-data", **overrides))
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        c.close()
