@@ -6,19 +6,26 @@ import re
 import textwrap
 from datetime import date
 
-_MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-         "october", "november", "december"]
-    )
-}
-_MONTHS.update({k[:3]: v for k, v in list(_MONTHS.items())})
+_MONTH_NAMES = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+    "november", "december",
+)
 _MDY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _MY_SLASH = re.compile(r"^(\d{1,2})/(\d{4})$")
 _ISO = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _WORDS = re.compile(r"^([A-Za-z]+)\.?\s+(?:(\d{1,2}),?\s+)?(\d{4})$")
 _PROCESSED = re.compile(r"processed this data on\s+(.+?)\s*$", re.IGNORECASE)
+
+
+def _month(word: str) -> int | None:
+    """"July", "Jul", "Sept" → 7, 7, 9 (a prefix of at least three letters of one month's name)."""
+    w = word.lower()
+    if len(w) < 3:
+        return None
+    for i, name in enumerate(_MONTH_NAMES):
+        if name.startswith(w):
+            return i + 1
+    return None
 
 
 def _valid(y: int, m: int, d: int | None) -> bool:
@@ -45,7 +52,7 @@ def parse_date_text(text: str | None) -> str | None:
         return s
     m = _WORDS.match(s)
     if m:
-        month = _MONTHS.get(m.group(1).lower())
+        month = _month(m.group(1))
         if month is None:
             return None
         year = int(m.group(3))
