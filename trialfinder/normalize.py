@@ -10,6 +10,7 @@ models in :mod:`trialfinder.ctgov.models` document and test the same fields.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -197,7 +198,10 @@ def split_criteria(text: str | None) -> tuple[str, str]:
     sections: dict[str, list[str]] = {"inclusion": [], "exclusion": []}
     for i, (_start, end, kind, title, inline) in enumerate(heads):
         stop = heads[i + 1][0] if i + 1 < len(heads) else len(text)
-        body = "\n".join(p for p in (title, inline, text[end:stop].strip()) if p).strip()
+        block = text[end:stop].strip("\n")
+        if block.startswith((" ", "\t")):  # classic XML text blocks keep their indentation
+            block = textwrap.dedent(block)
+        body = "\n".join(p for p in (title, inline, block.strip()) if p).strip()
         if body:
             sections[kind].append(body)
     return "\n\n".join(sections["inclusion"]), "\n\n".join(sections["exclusion"])
