@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trialfinder.sources._text import age_in_years, std_ages_for
 from trialfinder.sources.base import RawStudy, gc_paused, record_key
 
 SCHEMA_VERSION = 1
@@ -59,6 +60,11 @@ TABLE_SCHEMAS: dict[str, dict[str, pa.DataType]] = {
 
 TABLE_NAMES: tuple[str, ...] = tuple(TABLE_SCHEMAS)
 
+__all__ = [
+    "SCHEMA_VERSION", "STUDY_URL", "TABLE_NAMES", "TABLE_SCHEMAS", "age_in_years", "arrow_schema",
+    "empty_tables", "normalize", "split_criteria", "std_ages_for", "unescape_markdown",
+]
+
 
 def arrow_schema(table: str) -> pa.Schema:
     """The Arrow schema of one normalized table."""
@@ -79,45 +85,12 @@ def empty_tables() -> dict[str, pd.DataFrame]:
 
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>~|&=^$])")
 
-_AGE_UNITS: dict[str, float] = {
-    "year": 1.0, "month": 1.0 / 12.0, "week": 7.0 / 365.25, "day": 1.0 / 365.25,
-    "hour": 1.0 / (365.25 * 24), "minute": 1.0 / (365.25 * 24 * 60),
-}
-_AGE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+?)s?\s*$")
-
-
 def unescape_markdown(text: str) -> str:
     r"""Undo the registry's markdown backslash escapes (``\>`` → ``>``, ``\[`` → ``[``)."""
     return _MD_ESCAPE.sub(r"\1", text) if "\\" in text else text
 
 
-def age_in_years(value: str | None) -> float | None:
-    """``"18 Years"`` → 18.0, ``"6 Months"`` → 0.5; ``None``/``"N/A"``/unparseable → None."""
-    if not value:
-        return None
-    m = _AGE_RE.match(value)
-    if not m:
-        return None
-    factor = _AGE_UNITS.get(m.group(2).lower())
-    if factor is None:
-        return None
-    return round(float(m.group(1)) * factor, 4)
-
-
-def std_ages_for(min_years: float | None, max_years: float | None) -> list[str]:
-    """The registry's standard age groups (CHILD < 18 ≤ ADULT < 65 ≤ OLDER_ADULT) a range overlaps."""
-    lo = 0.0 if min_years is None else min_years
-    hi = float("inf") if max_years is None else max_years
-    groups = []
-    if lo < 18:
-        groups.append("CHILD")
-    if lo < 65 and hi >= 18:
-        groups.append("ADULT")
-    if hi >= 65:
-        groups.append("OLDER_ADULT")
-    return groups
-
-
+_LEADING_BLANK_LINES = re.compile(r"^(?:[ \t]*\n)+")
 _KEYWORD = re.compile(r"(inclusion|exclusion)[ \t]+crit[a-z]*\b", re.IGNORECASE)
 _KEYWORD_LOWER = re.compile(r"(inclusion|exclusion)[ \t]+crit[a-z]*\b")
 _BULLET = re.compile(r"^[ \t]*([*\-•·][ \t]*)?(\*\*|__|#{1,6}[ \t]*)?")
@@ -198,10 +171,10 @@ def split_criteria(text: str | None) -> tuple[str, str]:
     sections: dict[str, list[str]] = {"inclusion": [], "exclusion": []}
     for i, (_start, end, kind, title, inline) in enumerate(heads):
         stop = heads[i + 1][0] if i + 1 < len(heads) else len(text)
-        block = text[end:stop].strip("\n")
-        if block.startswith((" ", "\t")):  # classic XML text blocks keep their indentation
+        block = _LEADING_BLANK_LINES.sub("", text[end:stop]).rstrip()
+        if block.startswith((" ", "\t")):  # classic XML text: drop the common indentation only
             block = textwrap.dedent(block)
-        body = "\n".join(p for p in (title, inline, block.strip()) if p).strip()
+        body = "\n".join(p for p in (title, inline, block) if p)
         if body:
             sections[kind].append(body)
     return "\n\n".join(sections["inclusion"]), "\n\n".join(sections["exclusion"])

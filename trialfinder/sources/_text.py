@@ -88,3 +88,37 @@ def dedent_block(text: str | None) -> str | None:
         lines.pop()
     out = textwrap.dedent("\n".join(line.rstrip() for line in lines))
     return out or None
+
+
+_AGE_UNITS: dict[str, float] = {
+    "year": 1.0, "month": 1.0 / 12.0, "week": 7.0 / 365.25, "day": 1.0 / 365.25,
+    "hour": 1.0 / (365.25 * 24), "minute": 1.0 / (365.25 * 24 * 60),
+}
+_AGE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+?)s?\s*$")
+
+
+def age_in_years(value: str | None) -> float | None:
+    """``"18 Years"`` → 18.0, ``"6 Months"`` → 0.5; ``None``/``"N/A"``/unparseable → None."""
+    if not value:
+        return None
+    m = _AGE_RE.match(value)
+    if not m:
+        return None
+    factor = _AGE_UNITS.get(m.group(2).lower())
+    if factor is None:
+        return None
+    return round(float(m.group(1)) * factor, 4)
+
+
+def std_ages_for(min_years: float | None, max_years: float | None) -> list[str]:
+    """The registry's standard age groups (CHILD < 18 ≤ ADULT < 65 ≤ OLDER_ADULT) a range overlaps."""
+    lo = 0.0 if min_years is None else min_years
+    hi = float("inf") if max_years is None else max_years
+    groups = []
+    if lo < 18:
+        groups.append("CHILD")
+    if lo < 65 and hi >= 18:
+        groups.append("ADULT")
+    if hi >= 65:
+        groups.append("OLDER_ADULT")
+    return groups

@@ -14,7 +14,7 @@ from typing import Any
 from lxml import etree
 
 from trialfinder.errors import ImportFormatError
-from trialfinder.sources._text import dedent_block, enum_label, parse_date_text
+from trialfinder.sources._text import age_in_years, dedent_block, enum_label, parse_date_text, std_ages_for
 
 _PARSER_KW: dict[str, Any] = {
     "resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
@@ -242,13 +242,17 @@ def _eligibility(root: etree._Element) -> dict[str, Any]:
     gender = _text(el, "gender")
     min_age = _text(el, "minimum_age")
     max_age = _text(el, "maximum_age")
+    min_age = None if not min_age or min_age.upper() == "N/A" else min_age
+    max_age = None if not max_age or max_age.upper() == "N/A" else max_age
     return _drop_empty({
         "eligibilityCriteria": _block(el, "criteria"),
         "healthyVolunteers": (hv.strip().lower() in {"yes", "accepts healthy volunteers"}) if hv else None,
         "sex": _SEX.get(enum_label(gender), enum_label(gender)) if gender else None,
         "genderBased": (_text(el, "gender_based") or "").lower() == "yes" or None,
-        "minimumAge": None if not min_age or min_age.upper() == "N/A" else min_age,
-        "maximumAge": None if not max_age or max_age.upper() == "N/A" else max_age,
+        "minimumAge": min_age,
+        "maximumAge": max_age,
+        # the registry derives stdAges from the age range; classic XML does not carry them
+        "stdAges": std_ages_for(age_in_years(min_age), age_in_years(max_age)),
         "studyPopulation": _block(el, "study_pop"),
         "samplingMethod": enum_label(_text(el, "sampling_method") or "") or None,
     })
