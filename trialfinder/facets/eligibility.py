@@ -1,0 +1,460 @@
+"""Eligibility facets: ``advanced_disease``, ``prior_immunotherapy``, ``line_of_therapy``,
+``histology`` (sites and subtypes) and ``biomarkers`` (mesothelioma trials).
+
+All rules read the criteria items (bullets / sentences) with their section (inclusion, exclusion, or
+``other`` for old PDQ-style text without headings, where "No prior chemotherapy" is a requirement).
+Rules are deliberately conservative: when nothing decides, the value is ``unknown``/``unstated`` with
+empty evidence. No rule names a trial.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from trialfinder.facets.base import Facet, Result
+from trialfinder.facets.text import Item, TrialText, clean_piece, is_cancer_trial, is_meso_trial, segment
+
+
+def _rx(src: str) -> re.Pattern[str]:
+    return re.compile(src, re.I)
+
+
+def items_of(t: TrialText) -> list[Item]:
+    return segment(t.criteria, t.inclusion, t.exclusion)
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+_NEGATED = _rx(
+    r"\b(?:no|not|never|without|none|nor|neither|cannot|must not|may not|should not|excluded|ineligible|"
+    r"are not permi\w+|is not permi\w+|not (?:be )?(?:permi\w+|allowed|eligible)|naïve|naive|untreated|"
+    r"free of)\b|\bnon-(?=metasta)"
+)
+_WASHOUT = _rx(
+    r"(?:within|in the (?:last|past|preceding)|during the (?:last|past)|at least|≥|>=|>|less than|<|no sooner than|"
+    r"more than)\s*\(?\s*(\d+|one|two|three|four|six|eight)\)?\s*(?:\([^)]*\)\s*)?(days?|weeks?|wks?|months?|"
+    r"half[- ]lives)|(\d+)\s*(days?|weeks?|months?|half[- ]lives)\s*(?:\([^)]*\)\s*)?(?:prior|before|since|"
+    r"from|of|after)|washout|wash-out|since (?:last|prior|the last)|half[- ]lives|must have been completed|"
+    r"have recovered|recovered from|has not recovered|resolved to|after (?:the )?last dose"
+)
+_WORDNUM = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "eight": 8}
+
+
+def _washout_only(text: str) -> bool:
+    """A time-limited clause ("no immunotherapy within 4 weeks"); windows longer than 3 months are
+    a real exclusion ("no immunotherapy in the past 12 months")."""
+    for m in _WASHOUT.finditer(text):
+        num, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        if not num:
+            return True
+        n = int(num) if num.isdigit() else _WORDNUM.get(num.lower(), 0)
+        u = (unit or "").lower()
+        if u.startswith("month") and n > 3:
+            continue
+        if u.startswith("year"):
+            continue
+        return True
+    return False
+
+
+def _near(rx: re.Pattern[str], text: str) -> re.Match[str] | None:
+    return rx.search(text)
+
+
+def _negated_before(text: str, pos: int, window: int = 80) -> bool:
+    return bool(_NEGATED.search(text[max(0, pos - window): pos]))
+
+
+# ---------------------------------------------------------------------------- advanced disease
+
+_ADV_STRONG = _rx(
+    r"\bmetastatic\b|\bmetastasis\b|distant metastases|stage\s*(?:IV|4)\b|stage\s*III[BC]?\s*(?:[-/–]|or|to)\s*IV|"
+    r"\bunresectable\b|\bnon-?resectable\b|\binoperable\b|\bincurable\b|incurability|not amenable to (?:potentially )?"
+    r"(?:curative|surgical|surgery|local)|not (?:a )?candidates? for (?:potentially )?curative|not eligible for "
+    r"curative|no (?:indication of )?curative|not suitable for curative|cannot be (?:removed|resected)|"
+    r"\brecurrent\b|\brelapsed\b|\brefractory\b|extensive[- ]stage|\bES-SCLC\b|\bM1\b|"
+    r"for which no (?:standard|curative)|no (?:standard|effective standard) (?:of care )?(?:therapy|treatment)|"
+    r"failed (?:standard|prior)|progress\w* (?:on|after|following|during) (?:standard|prior|at least)|"
+    r"(?:previously treated|after (?:at least )?(?:one|1) (?:prior )?(?:line|regimen))|"
+    r"advanced (?:or|and/or|/) ?metastatic|locally advanced (?:or|and/or|/) ?metastatic|carcinomatosis|"
+    r"leptomeningeal metastas\w*"
+)
+_ADV_WEAK = _rx(r"\badvanced\b")
+_EARLY = _rx(
+    r"\bresectable\b|\bearly[- ](?:stage|invasive|breast)|\bstage\s*(?:I{1,3}|[123])\s*(?:[-–]|to|or)\s*(?:I{1,3}[ABC]?|[123])\b|"
+    r"\bstage\s*(?:I|II|IIA|IIB|IIIA?)\b(?!\s*(?:[-–/]|or|to)\s*(?:IV|4|III[BC]))|non-?metastatic|no evidence of (?:distant )?metasta\w*|"
+    r"\blocalized\b|\blocalised\b|\badjuvant\b|\bneo-?adjuvant\b|curative[- ]intent|with curative intent|"
+    r"planned (?:for )?(?:surgical )?resection|complete(?:ly)? resect\w*|amenable to (?:surgical )?resection|"
+    r"not experienced recurrence|no evidence of disease|prevent\w* (?:of )?(?:cancer|recurrence|tumou?r)|"
+    r"screening (?:trial|study|program)|confined to the"
+)
+
+
+def _title_items(t: TrialText) -> list[Item]:
+    out = [Item(s, "title") for s in (t.title, t.official_title) if s]
+    out += [Item(s, "title") for s in (*t.conditions, *t.keywords) if s]
+    return out
+
+
+_ADV_NEG = _rx(r"(?:\bno\b|\bnot\b|\bnon-?\s*$|\bwithout\b|\bfree of\b|\bprevent\w*|\bexclud\w*)[^.;]{0,25}$")
+_OTHER_CANCER = _rx(r"(?:other|prior|previous|second|another|additional|history of)[^.]{0,40}malignan|"
+                    r"malignan\w*[^.]{0,60}(?:except|other than|within the (?:past|last))|in situ|"
+                    r"liver metasta|hepatic metasta|brain metasta|CNS metasta|bone metasta|metastases are present")
+
+
+def advanced_disease(t: TrialText) -> Result:
+    """``yes`` when stage IV / metastatic / unresectable / recurrent patients can enroll, ``no`` for
+    early, resectable, (neo)adjuvant, curative-intent or prevention trials, else ``unknown``.
+    Trials that are not about cancer are ``unknown``."""
+    if not is_cancer_trial(t):
+        return Result("unknown")
+    crit = [i for i in items_of(t) if i.section != "exclusion"]
+    for group in (crit, _title_items(t)):
+        strong, early, weak = [], [], []
+        for it in group:
+            text = it.flat
+            if _OTHER_CANCER.search(text):
+                continue
+            m = _ADV_STRONG.search(text)
+            e = _EARLY.search(text)
+            if m and not _ADV_NEG.search(text[: m.start()]) and not (
+                    e and e.start() < m.start() and "resectab" in e.group(0).lower()):
+                strong.append(it)
+            elif e:
+                early.append(it)
+            elif _ADV_WEAK.search(text):
+                weak.append(it)
+        if strong:
+            return Result("yes", (clean_piece(strong[0].text),))
+        if early:
+            return Result("no", (clean_piece(early[0].text),))
+        if weak:
+            return Result("yes", (clean_piece(weak[0].text),))
+    return Result("unknown")
+
+
+# -------------------------------------------------------------------------- prior immunotherapy
+
+_IO = _rx(
+    r"immuno-?therap\w*|immunotherapeutic|immune[- ]?checkpoint|checkpoint (?:inhibitor|blockade|blocker|therap)\w*|"
+    r"\bCPIs?\b|\bICIs?\b|\bI/O\b|immune[- ]oncology|immuno-?oncology|"
+    r"anti[- ]?PD[- ]?L?-?1|against PD-?L?-?1|PD[- ]?L?-?1 (?:or PD[- ]?L-?1 )?(?:inhibitor|antibod|agent|blockade|mAb|monoclonal|therap|targeted)\w*|"
+    r"PD-1/L1|anti[- ]?PD[- ]?L?2|anti[- ]?CTLA[- ]?4|CTLA[- ]?4 (?:inhibitor|antibod|antagonist|agent)\w*|"
+    r"\bbiologic(?:al)? (?:therapy|therapies|agents?|treatment)|\bnivolumab|\bpembrolizumab|\bipilimumab|"
+    r"\batezolizumab|\bdurvalumab|\bavelumab|\bcemiplimab|T[- ]cell co-?stimulation"
+)
+_IO_IRRELEVANT = _rx(r"allerg|desensiti|live (?:attenuated )?vacc|biops|tissue|specimen")
+_SYSTEMIC_ALL = _rx(
+    r"(?:systemic|systematic|anti-?cancer|anti-?tumou?r|antineoplastic)\s+(?:\w+\s+){0,2}(?:therapy|therapies|"
+    r"treatments?|regimens?)|treatment[- ]na[iï]ve|previously untreated|\buntreated\b(?= [^.]{0,40}"
+    r"(?:advanced|metastatic|disease|cancer|NSCLC|carcinoma))|no prior (?:treatment|therapy)\b|"
+    r"(?:any|all) prior (?:therapy|treatment)|\bprior treatment for (?:advanced|metastatic)|"
+    r"not (?:have )?received (?:any )?(?:prior )?(?:treatment|therapy) for"
+)
+_CHEMO_ONLY = _rx(r"^(?:[^.]*\b(?:cytotoxic )?chemotherap\w*)")
+_REQUIRE = _rx(
+    r"progress\w*|refractory|relapsed|resistan\w*|fail\w*|previously treated|pretreated|"
+    r"(?:must|should) have (?:received|been treated|had)|received (?:at least|≥|prior|\d)|"
+    r"treated with (?:at least|prior|an?)|including|after|following|who (?:have|had) received|"
+    r"(?:are|is) receiving|completed \d|experienced|intolerant"
+)
+_ALLOWED = _rx(
+    r"(?:prior|previous)[^.]{0,60}(?:is|are) (?:allowed|permitted|acceptable|eligible)|"
+    r"(?:allowed|permitted|eligible)[^.]{0,40}(?:prior|previous)[^.]{0,40}immun|"
+    r"may have (?:been|received|had)[^.]{0,80}immun|with or without prior|regardless of prior|"
+    r"(?:including|incl\.) (?:prior )?immunotherapy|patients with prior[^.]{0,60}(?:must|may|are eligible|can)"
+)
+_COHORT = _rx(r"\b(?:cohorts?|parts?|arms?|phase\s*(?:1|I|2|II)[ab]?|group|sub-?study|substudy)\s*[A-Z0-9]|"
+              r"\bMSI-H|\bdMMR|\bmelanoma:|\bsubjects? with [A-Z]{2,}")
+
+
+_SYS_IRRELEVANT = _rx(
+    r"infection|autoimmun|steroid|immunosuppress|replacement|hepatitis|\bHIV\b|tubercul|pregnan|biops|tissue|"
+    r"specimen|sample|vitiligo|psoriasis|asthma|thyroid|diabet|hypersensitiv|allerg|bisphosphonate|"
+    r"growth factor|transfusion|anticoagul|antibiotic|anti-infective|contracept"
+)
+_TOXICITY = _rx(r"toxicit|adverse (?:event|reaction)|\birAEs?\b|immune[- ]related|hypersensitivity|intoleran")
+_CONCURRENT_ONLY = _rx(r"\b(?:no|any) (?:other )?(?:concurrent|concomitant)|currently receiving|current use|"
+                       r"^\W*(?:concurrent|concomitant)|\bunder (?:immunotherapy|chemotherapy)|ongoing")
+_NAIVE = _rx(r"treatment[- ]na[iï]ve|previously untreated|\buntreated\b(?= [^.]{0,40}(?:advanced|metastatic|"
+             r"disease|cancer|NSCLC|carcinoma|tumou?r))|na[iï]ve to (?:prior )?(?:systemic|treatment|therapy)")
+
+
+def _io_statements(t: TrialText) -> tuple[list[Item], list[Item], list[Item]]:
+    """(excluding, requiring, allowing) criteria items about prior immunotherapy."""
+    excl: list[Item] = []
+    req: list[Item] = []
+    allow: list[Item] = []
+    for it in items_of(t):
+        text = it.flat
+        io = _IO.search(text)
+        if io and _IO_IRRELEVANT.search(text) and not _ALLOWED.search(text):
+            io = None
+        sys_all = _SYSTEMIC_ALL.search(text)
+        if sys_all and (_SYS_IRRELEVANT.search(text) or re.search(r"chemotherap", sys_all.group(0), re.I)
+                        or re.search(r"no more than|not more than|maximum of|up to \d", text, re.I)):
+            sys_all = None
+        naive = _NAIVE.search(text) if it.section != "exclusion" else None
+        if not io and not sys_all and not naive:
+            continue
+        if _CONCURRENT_ONLY.search(text) and not re.search(r"\b(?:prior|previous(?:ly)?)\b", text, re.I):
+            continue
+        if io and _ALLOWED.search(text):
+            allow.append(it)
+            continue
+        if io and _TOXICITY.search(text):
+            continue
+        if naive:
+            excl.append(it)
+            continue
+        washout = _washout_only(text)
+        pos = (io or sys_all).start()  # type: ignore[union-attr]
+        neg = _negated_before(text, pos, 100) or bool(re.search(r"not (?:be )?permi|not allowed|excluded", text, re.I))
+        if it.section == "exclusion":
+            if washout:
+                continue
+            if neg and _REQUIRE.search(text) and io:
+                req.append(it)  # "patients who have not received prior anti-PD-1" in exclusions
+            else:
+                excl.append(it)
+            continue
+        # inclusion / other: requirements are positive, exclusions are negated
+        if neg:
+            if not washout:
+                excl.append(it)
+        elif io and _REQUIRE.search(text) and not washout:
+            req.append(it)
+    return excl, req, allow
+
+
+def _cohort_limited(it: Item) -> bool:
+    return bool(_COHORT.search(it.text))
+
+
+def prior_immunotherapy(t: TrialText) -> Result:
+    """Can a patient who already had immunotherapy join? ``excluded`` / ``required`` / ``allowed`` /
+    ``unstated`` (a washout alone is unstated). Mixed cohorts (some require or allow it, others
+    exclude it) give ``allowed``."""
+    excl, req, allow = _io_statements(t)
+    ev = lambda items: tuple(clean_piece(i.text) for i in items)  # noqa: E731
+    if req and excl:
+        return Result("allowed", ev(req[:1] + excl[:1]))
+    if req:
+        if all(_cohort_limited(i) for i in req):
+            return Result("allowed", ev(req[:1]))
+        return Result("required", ev(req[:1]))
+    if excl and allow:
+        return Result("allowed", ev(allow[:1] + excl[:1]))
+    if excl:
+        return Result("excluded", ev(excl[:1]))
+    if allow:
+        return Result("allowed", ev(allow[:1]))
+    return Result("unstated")
+
+
+# ------------------------------------------------------------------------------ line of therapy
+
+_FIRST = _rx(
+    r"treatment[- ]na[iï]ve|previously untreated|\buntreated\b|first[- ]line|front[- ]?line|\b1L\b|"
+    r"(?:no|not (?:have )?received (?:any )?|without) (?:prior|previous) (?:systemic|systematic|cytotoxic|"
+    r"anti-?cancer|chemo)\w*|(?:no|without) (?:prior |previous )?(?:systemic|systematic) (?:\w+ ){0,2}"
+    r"(?:therapy|treatment|chemotherap\w*)|no prior chemotherapy|must not have received prior chemotherapy|"
+    r"not (?:have )?received (?:any )?prior (?:\w+ )?(?:chemotherapy|therapy|treatment) for"
+)
+_PREV = _rx(
+    r"previously treated|pre-?treated|\bprogress\w* (?:on|after|following|during|or recurrence after)|"
+    r"refractory|relapsed|\bfail\w* (?:of )?(?:at least|≥|prior|standard|\d|one|two)|failed|"
+    r"(?:at least|≥|minimum (?:of )?)\s*(?:one|1|two|2|three|3)\s*(?:prior |previous |line|regimen|systemic|"
+    r"standard)|second[- ]line|third[- ]line|\b2L\b|after (?:at least )?(?:one|1|first[- ]line)|"
+    r"(?:must|should) have (?:received|had)|have received (?:standard )?first[- ]line|resistan\w*|"
+    r"after [^.]{0,40}first[- ]line|salvage|recurrent [^.]{0,30}after|intolerant (?:of|to) (?:standard|prior)"
+)
+_ANY = _rx(
+    r"no more than (?:one|1|two|2|three|3) prior|any line|regardless of (?:prior|previous)|"
+    r"with or without prior|no limit (?:to|on) the number of prior|0[-–]\d prior"
+)
+
+
+def line_of_therapy(t: TrialText) -> Result:
+    """``first_line`` (no prior systemic therapy for advanced disease), ``previously_treated``
+    (inclusion requires prior therapy), ``any`` (both or explicitly either), ``unknown``."""
+    first: list[Item] = []
+    prev: list[Item] = []
+    anyl: list[Item] = []
+    for it in items_of(t):
+        text = it.flat
+        if _ANY.search(text) and it.section != "exclusion":
+            anyl.append(it)
+            continue
+        if it.section == "exclusion":
+            m = re.search(r"^(?:[^.]{0,30})\b(?:prior|previous|any) (?:\w+ ){0,3}(?:systemic|chemotherap\w*|"
+                          r"anti-?cancer)[^.]{0,60}(?:for|in) (?:the )?(?:advanced|metastatic|MPM|mesothelioma|"
+                          r"locally advanced|recurrent|[A-Z]{2,})", text, re.I)
+            if m and not _washout_only(text) and not re.search(r"\b(?:adjuvant|more than|≥ ?[2-9]|3 or more)\b",
+                                                                text, re.I):
+                first.append(it)
+            if re.search(r"treatment[- ]na[iï]ve", text, re.I):
+                prev.append(it)
+            continue
+        f = _FIRST.search(text)
+        p = _PREV.search(text)
+        if f and not (p and p.start() < f.start()):
+            if not _washout_only(text) or "naive" in text.lower() or "naïve" in text.lower():
+                first.append(it)
+        elif p:
+            if re.search(r"\b(?:adjuvant|neoadjuvant)\b", text, re.I) and not re.search(
+                    r"advanced|metastatic|recurrent", text, re.I):
+                continue
+            if not re.search(r"toxicit|recovered|resolution|hypersens|allerg|CNS|brain|bowel", text, re.I):
+                prev.append(it)
+    ev = lambda items: tuple(clean_piece(i.text) for i in items)  # noqa: E731
+    if anyl and not first:
+        return Result("any", ev(anyl[:1]))
+    if first and prev:
+        return Result("any", ev(first[:1] + prev[:1]))
+    if first:
+        return Result("first_line", ev(first[:1]))
+    if prev:
+        return Result("previously_treated", ev(prev[:1]))
+    for s in (t.title, t.official_title):
+        m = re.search(r"first[- ]line|front[- ]line|previously untreated", s, re.I)
+        if m:
+            return Result("first_line", (m.group(0),))
+        m = re.search(r"second[- ]line|previously treated|refractory|relapsed", s, re.I)
+        if m:
+            return Result("previously_treated", (m.group(0),))
+    return Result("unknown")
+
+
+# ---------------------------------------------------------------------------------- histology
+
+_SITES: dict[str, re.Pattern[str]] = {
+    "pleural": _rx(r"pleura|\bMPM\b|malignant pleural disease"),
+    "peritoneal": _rx(r"periton|\bMPeM\b"),
+    "pericardial": _rx(r"pericardi"),
+    "tunica_vaginalis": _rx(r"tunica vaginalis"),
+}
+_SUBTYPES: dict[str, re.Pattern[str]] = {
+    "epithelioid": _rx(r"epithelioid|epithelial(?! ovarian| cancer| tumou?r)"),
+    "sarcomatoid": _rx(r"sarcomatoid|fibrosarcomatous"),
+    "biphasic": _rx(r"biphasic|\bmixed(?: type| subtype| histology)?\b"),
+}
+_MESO_ITEM = _rx(r"mesotheliom|\bMPM\b|\bMPeM\b|malignant pleural disease|site of origin")
+_EXCLUDED_AFTER = _rx(r"^[^.;]{0,60}\b(?:excluded|not eligible|ineligible|are not allowed)")
+
+
+def _sites_in(text: str) -> list[str]:
+    return [s for s, rx in _SITES.items() if rx.search(text)]
+
+
+def histology(t: TrialText) -> Result:
+    """Mesothelioma sites and subtypes the trial names as eligible (empty when unrestricted or
+    unstated; always empty for non-mesothelioma trials). Value: ``(sites, subtypes)``."""
+    if not is_meso_trial(t):
+        return Result(([], []))
+    items = items_of(t)
+    sites: list[str] = []
+    subtypes: list[str] = []
+    excluded_sub: set[str] = set()
+    ev: list[str] = []
+    for i, it in enumerate(items):
+        text = it.flat
+        if not _MESO_ITEM.search(text):
+            continue
+        if it.section == "exclusion" or re.match(r"\W*(?:non-|no )", text, re.I):
+            continue
+        found_sites = _sites_in(text)
+        if re.search(r"site of origin", text, re.I):  # "Any site ... including: Pleura Peritoneum ..."
+            following = " ".join(x.flat for x in items[i + 1: i + 5])
+            found_sites = _sites_in(text + " " + following)
+        got = False
+        for s in found_sites:
+            if s not in sites:
+                sites.append(s)
+                got = True
+        for name, rx in _SUBTYPES.items():
+            for m in rx.finditer(text):
+                if _EXCLUDED_AFTER.search(text[m.end():]) or _negated_before(text, m.start(), 12):
+                    excluded_sub.add(name)
+                elif name not in subtypes:
+                    subtypes.append(name)
+                    got = True
+        if got:
+            ev.append(clean_piece(it.text))
+    for it in items:
+        if it.section == "exclusion":
+            for name, rx in _SUBTYPES.items():
+                if rx.search(it.flat) and (_MESO_ITEM.search(it.flat) or re.search(r"histolog", it.flat, re.I)):
+                    excluded_sub.add(name)
+    subtypes = [s for s in subtypes if s not in excluded_sub]
+    if not sites:
+        for s in (t.title, t.official_title, *t.conditions):
+            if _MESO_ITEM.search(s):
+                for site in _sites_in(s):
+                    if site not in sites:
+                        sites.append(site)
+                        ev.append(s)
+    return Result((sites, subtypes), tuple(dict.fromkeys(ev)))
+
+
+# ---------------------------------------------------------------------------------- biomarkers
+
+_BIOMARKERS: dict[str, re.Pattern[str]] = {
+    "mesothelin": _rx(r"mesothelin|\bMSLN\b|\bSMRP\b"),
+    "PD-L1": _rx(r"PD-?L1"),
+    "BAP1": _rx(r"\bBAP-?1\b"),
+    "MTAP": _rx(r"\bMTAP\b"),
+    "CDKN2A": _rx(r"CDKN2A|p16"),
+    "B7-H3": _rx(r"B7-?H3|CD276"),
+    "NF2": _rx(r"\bNF2\b|merlin"),
+    "WT1": _rx(r"\bWT-?1\b"),
+    "HLA-A2": _rx(r"HLA-?A\*?0?2"),
+}
+_REQUIRED = _rx(
+    r"express\w*|positiv\w*|\+|≥|>=|>|\bhigh\b|confirm\w*|mutat\w*|loss|deficien\w*|deleted|deletion|"
+    r"alteration|amplif\w*|overexpress\w*|TPS|CPS"
+)
+
+
+def biomarkers(t: TrialText) -> Result:
+    """Biomarkers an inclusion criterion requires (mesothelioma trials only)."""
+    if not is_meso_trial(t):
+        return Result([])
+    found: list[str] = []
+    ev: list[str] = []
+    for it in items_of(t):
+        if it.section == "exclusion":
+            continue
+        for name, rx in _BIOMARKERS.items():
+            m = rx.search(it.flat)
+            if not m or name in found:
+                continue
+            window = it.flat[max(0, m.start() - 60): m.end() + 80]
+            if _REQUIRED.search(window) and not re.search(r"testing|for (?:correlative|research|analys)|"
+                                                          r"not required|regardless", window, re.I):
+                found.append(name)
+                ev.append(clean_piece(it.text))
+    return Result(found, tuple(dict.fromkeys(ev)))
+
+
+def _reads(*extra: str) -> tuple[str, ...]:
+    return ("eligibility.criteria", "eligibility.inclusion", "eligibility.exclusion", *extra)
+
+
+ADVANCED_DISEASE = Facet("advanced_disease", _reads("trials.title", "trials.official_title",
+                                                    "trials.conditions", "trials.keywords"),
+                         advanced_disease, ("yes", "no", "unknown"), advanced_disease.__doc__ or "")
+PRIOR_IMMUNOTHERAPY = Facet("prior_immunotherapy", _reads(), prior_immunotherapy,
+                            ("excluded", "required", "allowed", "unstated"), prior_immunotherapy.__doc__ or "")
+LINE_OF_THERAPY = Facet("line_of_therapy", _reads("trials.title", "trials.official_title"), line_of_therapy,
+                        ("first_line", "previously_treated", "any", "unknown"), line_of_therapy.__doc__ or "")
+HISTOLOGY = Facet("histology", _reads("trials.title", "trials.official_title", "trials.conditions",
+                                      "trials.mesh_conditions", "trials.keywords"), histology, (),
+                  histology.__doc__ or "")
+BIOMARKERS = Facet("biomarkers", _reads("trials.title", "trials.conditions", "trials.mesh_conditions"),
+                   biomarkers, (), biomarkers.__doc__ or "")
+
+
+def all_items_text(items: Iterable[Item]) -> str:
+    return "\n".join(i.text for i in items)

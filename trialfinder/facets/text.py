@@ -1,0 +1,226 @@
+"""Per-trial text view over the normalized tables, and criteria segmentation.
+
+Everything here is pure. Evidence returned by the facets is always a slice of one of the strings
+held by :class:`TrialText` (so it occurs verbatim in the record as normalized).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+Section = Literal["inclusion", "exclusion", "other", "title"]
+
+
+@dataclass(frozen=True)
+class Intervention:
+    type: str
+    name: str
+    description: str
+    other_names: tuple[str, ...]
+    arm_labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Arm:
+    label: str
+    type: str
+    description: str
+    intervention_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrialText:
+    """The text fields of one trial that facets read (see each facet's ``reads``)."""
+
+    nct_id: str
+    title: str = ""
+    official_title: str = ""
+    brief_summary: str = ""
+    conditions: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    mesh_conditions: tuple[str, ...] = ()
+    mesh_interventions: tuple[str, ...] = ()
+    interventions: tuple[Intervention, ...] = ()
+    arms: tuple[Arm, ...] = ()
+    criteria: str = ""
+    inclusion: str = ""
+    exclusion: str = ""
+    _texts: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    def all_texts(self) -> tuple[str, ...]:
+        """Every string of the record a facet may quote (for the verbatim-evidence check)."""
+        out: list[str] = [self.title, self.official_title, self.brief_summary, self.criteria,
+                          self.inclusion, self.exclusion]
+        out += list(self.conditions) + list(self.keywords) + list(self.mesh_conditions)
+        out += list(self.mesh_interventions)
+        for iv in self.interventions:
+            out += [iv.name, iv.description, *iv.other_names]
+        for arm in self.arms:
+            out += [arm.label, arm.description]
+        return tuple(t for t in out if t)
+
+    def contains(self, piece: str) -> bool:
+        return any(piece in t for t in self.all_texts())
+
+
+def _s(value: Any) -> str:
+    if value is None or value is pd.NA:
+        return ""
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _l(value: Any) -> tuple[str, ...]:
+    if value is None or value is pd.NA:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    try:
+        return tuple(_s(v) for v in value if _s(v))
+    except TypeError:
+        return ()
+
+
+def _rows(df: pd.DataFrame | None) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    if df is None or df.empty:
+        return out
+    for rec in df.to_dict("records"):
+        out.setdefault(_s(rec.get("nct_id")), []).append(rec)
+    return out
+
+
+def iter_trials(tables: Mapping[str, pd.DataFrame]) -> Iterator[TrialText]:
+    """One :class:`TrialText` per row of ``tables["trials"]`` (other tables are optional)."""
+    trials = tables.get("trials")
+    if trials is None or trials.empty:
+        return
+    ivs = _rows(tables.get("interventions"))
+    arms = _rows(tables.get("arms"))
+    elig = _rows(tables.get("eligibility"))
+    for rec in trials.to_dict("records"):
+        nct = _s(rec.get("nct_id"))
+        iv_rows = sorted(ivs.get(nct, []), key=lambda r: int(r.get("idx") or 0))
+        e = (elig.get(nct) or [{}])[0]
+        yield TrialText(
+            nct_id=nct,
+            title=_s(rec.get("title")),
+            official_title=_s(rec.get("official_title")),
+            brief_summary=_s(rec.get("brief_summary")),
+            conditions=_l(rec.get("conditions")),
+            keywords=_l(rec.get("keywords")),
+            mesh_conditions=_l(rec.get("mesh_conditions")),
+            mesh_interventions=_l(rec.get("mesh_interventions")),
+            interventions=tuple(
+                Intervention(_s(r.get("type")).upper(), _s(r.get("name")), _s(r.get("description")),
+                             _l(r.get("other_names")), _l(r.get("arm_labels")))
+                for r in iv_rows
+            ),
+            arms=tuple(
+                Arm(_s(r.get("label")), _s(r.get("type")), _s(r.get("description")),
+                    _l(r.get("intervention_names")))
+                for r in arms.get(nct, [])
+            ),
+            criteria=_s(e.get("criteria")),
+            inclusion=_s(e.get("inclusion")),
+            exclusion=_s(e.get("exclusion")),
+        )
+
+
+# ------------------------------------------------------------------------------------ segmentation
+
+@dataclass(frozen=True)
+class Item:
+    """One criterion (a bullet, a line or a sentence) with the section it belongs to."""
+
+    text: str  # verbatim slice of the source string, stripped
+    section: Section
+
+    @property
+    def flat(self) -> str:
+        """The text with runs of whitespace collapsed (for matching only; evidence uses ``text``)."""
+        return _WS.sub(" ", self.text)
+
+
+_WS = re.compile(r"\s+")
+_HEADING = re.compile(r"^\W*(?:key\s+|main\s+|general\s+|specific\s+)?(inclusion|exclusion)\s+crit", re.I)
+_PDQ_SPLIT = re.compile(
+    r"(?<=[a-z0-9)\].%])\s+(?=(?:No|At least|Prior|Concurrent|Recovered|Must|See|Not|More than|Less than|"
+    r"Biologic therapy|Chemotherapy|Endocrine therapy|Radiotherapy|Surgery|Other|Age|Performance status|"
+    r"Life expectancy|Hematopoietic|Hepatic|Renal|Cardiovascular|Pulmonary|PATIENT CHARACTERISTICS|"
+    r"PRIOR CONCURRENT THERAPY|DISEASE CHARACTERISTICS)\b)"
+)
+_SENT_SPLIT = re.compile(r"(?<![ (]i\.e)(?<![ (]e\.g)(?<!\bvs)(?<!\betc)(?<!\bincl)(?<!\bapprox)(?<=[a-z0-9)\]%])[.;]\s+(?=[A-Z(])")
+_BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)]|[a-z][.)]|[ivx]{1,4}[.)])\s+")
+
+
+def _pieces(text: str) -> Iterator[str]:
+    """Split ``text`` into stripped verbatim pieces: lines, then sentences, then PDQ clauses."""
+    for line in re.split(r"\n\s*\n|\n(?=\s*(?:[-*•·]|\d{1,2}[.)])\s)", text):
+        for sent in _SENT_SPLIT.split(line):
+            for clause in _PDQ_SPLIT.split(sent):
+                piece = clause.strip()
+                if piece:
+                    yield piece
+
+
+def segment(criteria: str, inclusion: str = "", exclusion: str = "") -> list[Item]:
+    """Criteria items with their section. Uses the inclusion/exclusion columns when the normalizer
+    split the text, else the headings inside ``criteria``; text outside both is ``other``."""
+    items: list[Item] = []
+    if inclusion or exclusion:
+        for sec, txt in (("inclusion", inclusion), ("exclusion", exclusion)):
+            for p in _pieces(txt):
+                items.append(Item(p, sec))  # type: ignore[arg-type]
+        return items
+    section: Section = "other"
+    for p in _pieces(criteria):
+        m = _HEADING.match(p)
+        if m:
+            section = "inclusion" if m.group(1).lower() == "inclusion" else "exclusion"
+            rest = p[m.end():]
+            rest = re.sub(r"^[a-z]*\s*:?\s*", "", rest)
+            if len(rest) > 3 and rest in p:
+                items.append(Item(rest.strip(), section))
+            continue
+        items.append(Item(p, section))
+    return items
+
+
+def clean_piece(text: str) -> str:
+    """Strip a leading bullet/number and surrounding spaces, keeping a verbatim slice."""
+    m = _BULLET.match(text)
+    return text[m.end():].strip() if m else text.strip()
+
+
+CANCER_RE = re.compile(
+    r"cancer|carcinom|tumou?r|neoplas|lymphom|leuk[a]?emi|melanom|sarcom|mesothelio|myelom|gliom|glioblastom|"
+    r"malignan|metasta|oncolog|blastoma|DIPG|pontine glioma|adenocarcinom",
+    re.I,
+)
+_NOT_CANCER = re.compile(r"tumou?r lysis syndrome", re.I)
+
+
+def is_cancer_trial(t: TrialText) -> bool:
+    """Conditions, MeSH conditions, keywords or titles name a cancer."""
+    for s in (*t.conditions, *t.mesh_conditions, *t.keywords, t.title, t.official_title):
+        if CANCER_RE.search(s) and not _NOT_CANCER.fullmatch(s.strip()):
+            return True
+    return False
+
+
+MESO_RE = re.compile(r"mesotheliom|\bMPM\b|\bMPeM\b|malignant pleural disease", re.I)
+
+
+def is_meso_trial(t: TrialText) -> bool:
+    return any(MESO_RE.search(s) for s in (*t.conditions, *t.mesh_conditions, *t.keywords, t.title,
+                                            t.official_title))
