@@ -262,11 +262,27 @@ def prepare(tables: Mapping[str, pd.DataFrame]) -> Prepared:
 
 
 def _prepare_sites(locations: pd.DataFrame | None, ids: pd.Series, status: np.ndarray) -> pd.DataFrame:
-    cols = ["nct_id", "facility", "city", "state", "zip", "country", "lat", "lon", "site_status"]
+    cols = [
+        "nct_id",
+        "facility",
+        "city",
+        "state",
+        "zip",
+        "country",
+        "lat",
+        "lon",
+        "site_status",
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+    ]
     if locations is None or locations.empty:
         empty = pd.DataFrame({c: pd.Series([], dtype="object") for c in cols})
-        empty = empty.assign(geo_lat=pd.Series([], dtype="float64"), geo_lon=pd.Series([], dtype="float64"),
-                             geo_source=pd.Series([], dtype="string"))
+        empty = empty.assign(
+            geo_lat=pd.Series([], dtype="float64"),
+            geo_lon=pd.Series([], dtype="float64"),
+            geo_source=pd.Series([], dtype="string"),
+        )
         return empty.assign(pos=pd.Series([], dtype="int64"), open=pd.Series([], dtype="bool"))
     have = [c for c in cols if c in locations.columns]
     locs = locations[have].copy()
@@ -280,7 +296,7 @@ def _prepare_sites(locations: pd.DataFrame | None, ids: pd.Series, status: np.nd
     locs = geo.add_site_coordinates(locs)
     site_status = _obj(locs["site_status"])
     trial_open = np.isin(status[pos], list(OPEN_STATUSES))
-    open_ = np.isin(site_status, list(OPEN_STATUSES)) | (np.equal(site_status, None) & trial_open)
+    open_ = np.isin(site_status, list(OPEN_STATUSES)) | (pd.isna(site_status) & trial_open)
     locs["pos"] = pos
     locs["open"] = open_
     return locs
@@ -296,8 +312,13 @@ def _place(city: pd.Series, state: pd.Series, country: pd.Series) -> pd.Series:
 
 def _site_summary(sites: pd.DataFrame, n: int) -> pd.DataFrame:
     """Per trial: ``where`` (first open site's place, "+ N more"), ``n_sites``, ``n_open_sites``."""
-    out = pd.DataFrame({"where": pd.Series([""] * n, dtype="string"),
-                        "n_sites": np.zeros(n, dtype="int64"), "n_open_sites": np.zeros(n, dtype="int64")})
+    out = pd.DataFrame(
+        {
+            "where": pd.Series([""] * n, dtype="string"),
+            "n_sites": np.zeros(n, dtype="int64"),
+            "n_open_sites": np.zeros(n, dtype="int64"),
+        }
+    )
     if sites.empty:
         return out
     pos = sites["pos"].to_numpy()
@@ -363,7 +384,7 @@ def filter_mask(data: Prepared, state: FilterState) -> np.ndarray:
         age = float(state.age)
         mask &= ~(data.min_age > age) & ~(data.max_age < age)  # NaN: no limit
     if state.sex in SEXES:
-        mask &= np.equal(data.sex, None) | np.isin(data.sex, ["ALL", state.sex])
+        mask &= pd.isna(data.sex) | np.isin(data.sex, ["ALL", state.sex])
     text = " ".join(state.text.split()).lower()
     if text:
         mask &= data.search_text.str.contains(text, regex=False).fillna(False).to_numpy(dtype=bool)
@@ -404,8 +425,10 @@ def apply_filters(
             result[col] = None
         result["distance_miles"] = np.nan
         rank = {s: i for i, s in enumerate(STATUS_LABELS)}
-        result = result.assign(_rank=result["overall_status"].astype("object").map(rank).fillna(len(rank)),
-                               _upd=result["last_update_posted"].astype("string").fillna(""))
+        result = result.assign(
+            _rank=result["overall_status"].astype("object").map(rank).fillna(len(rank)),
+            _upd=result["last_update_posted"].astype("string").fillna(""),
+        )
         result = result.sort_values(["_rank", "_upd", "nct_id"], ascending=[True, False, True], kind="stable")
         result = result.drop(columns=["_rank", "_upd"])
     return result[RESULT_COLUMNS].reset_index(drop=True)
@@ -419,15 +442,22 @@ def to_query_params(state: FilterState) -> dict[str, str | list[str]]:
     qp: dict[str, str | list[str]] = {}
     if state.classes:
         qp[QP_CLASS] = list(state.classes)
-    for key, flag in ((QP_IO, state.any_immunotherapy), (QP_ADVANCED, state.advanced),
-                      (QP_HAD_IO, state.had_immunotherapy)):
+    for key, flag in (
+        (QP_IO, state.any_immunotherapy),
+        (QP_ADVANCED, state.advanced),
+        (QP_HAD_IO, state.had_immunotherapy),
+    ):
         if flag:
             qp[key] = "1"
     if tuple(state.statuses) != DEFAULT_STATUSES:
         qp[QP_STATUS] = list(state.statuses) if state.statuses else ["any"]
-    for key, values in ((QP_PHASE, state.phases), (QP_SITE, state.histology_sites),
-                        (QP_SUBTYPE, state.histology_subtypes), (QP_COUNTRY, state.countries),
-                        (QP_STATE, state.states)):
+    for key, values in (
+        (QP_PHASE, state.phases),
+        (QP_SITE, state.histology_sites),
+        (QP_SUBTYPE, state.histology_subtypes),
+        (QP_COUNTRY, state.countries),
+        (QP_STATE, state.states),
+    ):
         if values:
             qp[key] = list(values)
     if state.radius_miles is not None:
@@ -460,8 +490,10 @@ def from_query_params(
         ok = tuple(dict.fromkeys(v for v in vals if v in allowed))
         bad = [v for v in vals if v not in allowed]
         if bad:
-            warnings.append(f"The link asks for {what} {', '.join(repr(b[:40]) for b in bad)}, which this "
-                            "data does not have; that part of the link was ignored.")
+            warnings.append(
+                f"The link asks for {what} {', '.join(repr(b[:40]) for b in bad)}, which this "
+                "data does not have; that part of the link was ignored."
+            )
         return ok
 
     for key, allowed, what, attr in (
@@ -501,14 +533,20 @@ def from_query_params(
         if r in RADIUS_CHOICES:
             changes["radius_miles"] = r
         else:
-            warnings.append(f"The link's distance {radius[-1][:20]!r} is not one of "
-                            f"{', '.join(map(str, RADIUS_CHOICES))} miles; it was ignored.")
+            warnings.append(
+                f"The link's distance {radius[-1][:20]!r} is not one of "
+                f"{', '.join(map(str, RADIUS_CHOICES))} miles; it was ignored."
+            )
     private = [k for k in qp if k in PRIVATE_PARAMS]
     if private:
-        warnings.append("Personal details and search words are never taken from a link "
-                        f"({', '.join(sorted(private))}); type them in the filters instead.")
+        warnings.append(
+            "Personal details and search words are never taken from a link "
+            f"({', '.join(sorted(private))}); type them in the filters instead."
+        )
     unknown = [k for k in qp if k not in SHAREABLE_PARAMS and k not in PRIVATE_PARAMS]
     if unknown:
-        warnings.append(f"The link has settings this page does not know ({', '.join(sorted(unknown)[:5])}); "
-                        "they were ignored.")
+        warnings.append(
+            f"The link has settings this page does not know ({', '.join(sorted(unknown)[:5])}); "
+            "they were ignored."
+        )
     return replace(state, **changes), warnings

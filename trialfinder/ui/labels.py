@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from trialfinder.facets.base import EVIDENCE_SEP
+
 #: intervention classes (facet vocabulary, docs/GUIDE) in display order
 CLASS_LABELS: dict[str, str] = {
     "checkpoint_inhibitor": "Checkpoint inhibitor",
@@ -124,3 +126,11 @@ def phases_text(phases: object) -> str:
     if all(p.startswith("PHASE") for p in items) and len(items) > 1:
         return "Phase " + "/".join(p.removeprefix("PHASE") for p in items)
     return ", ".join(label(PHASE_LABELS, p) for p in items)
+
+
+def evidence_list(value: object) -> list[str]:
+    """The verbatim evidence passages of a facet (joined with ``EVIDENCE_SEP`` in the facets table)."""
+    out: list[str] = []
+    for item in as_list(value):
+        out.extend(e.strip() for e in str(item).split(EVIDENCE_SEP) if e.strip())
+    return list(dict.fromkeys(out))

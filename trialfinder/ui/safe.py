@@ -45,11 +45,12 @@ def _escape_chars(text: str) -> str:
     return "".join(out)
 
 
-def safe_md(text: Any) -> str:
+def safe_md(text: Any, *, hard_breaks: bool = True) -> str:
     """``text`` escaped for ``st.markdown``: shown literally, line breaks kept, nothing interpreted.
 
     Missing values give ``""``. Leading spaces of each line are dropped (four of them would start a
-    code block); line breaks become Markdown hard breaks; blank lines stay paragraph breaks.
+    code block); line breaks become Markdown hard breaks (or spaces with ``hard_breaks=False``, for
+    prose wrapped at a fixed width); blank lines stay paragraph breaks.
     """
     if _is_missing(text):
         return ""
@@ -60,7 +61,7 @@ def safe_md(text: Any) -> str:
         lines = [_escape_chars(line.strip()) for line in para.split("\n")]
         lines = [ln for ln in lines if ln]
         if lines:
-            rendered.append("  \n".join(lines))
+            rendered.append(("  \n" if hard_breaks else " ").join(lines))
     return "\n\n".join(rendered)
 
 
@@ -125,7 +126,7 @@ def highlight_md(text: Any, needles: Iterable[str]) -> tuple[str, int]:
             core = inner.strip()
             if core:
                 lead = inner[: len(inner) - len(inner.lstrip())]
-                trail = inner[len(inner.rstrip()):]
+                trail = inner[len(inner.rstrip()) :]
                 pieces.append(_escape_chars(lead) + "**" + _escape_chars(core) + "**" + _escape_chars(trail))
             cursor = b
         pieces.append(_escape_chars(s[cursor:end]))

@@ -1,0 +1,1 @@
+"""Page scripts run by ``st.navigation``. Each only calls the ``render()`` of its view; do not import them."""

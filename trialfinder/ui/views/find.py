@@ -1,0 +1,359 @@
+"""Find trials: plain-language filters in the sidebar, the matching trials, explainers beside them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from trialfinder import geo
+from trialfinder.errors import UsageError
+from trialfinder.ui import components, data
+from trialfinder.ui.filters import (
+    RADIUS_CHOICES,
+    SHAREABLE_PARAMS,
+    FilterState,
+    Options,
+    Prepared,
+    apply_filters,
+    from_query_params,
+    to_query_params,
+)
+from trialfinder.ui.labels import (
+    CLASS_LABELS,
+    DEFAULT_STATUSES,
+    IMMUNOTHERAPY_CLASSES,
+    PHASE_LABELS,
+    SEX_LABELS,
+    STATUS_LABELS,
+    as_list,
+    label,
+    phases_text,
+    vocab_label,
+)
+
+SAVED_KEY = "tf_find_saved"  # widget values kept across page switches
+URL_READ_KEY = "tf_find_url_read"
+URL_WARNINGS_KEY = "tf_find_url_warnings"
+STATE_KEY = "tf_filter_state"  # the last FilterState (Overview reuses it)
+
+OTHER_CLASSES = tuple(c for c in CLASS_LABELS if c not in IMMUNOTHERAPY_CLASSES)
+K_IO, K_ADV, K_HAD_IO = "f_io", "f_advanced", "f_had_io"
+K_STATUS, K_PHASE, K_SITE, K_SUBTYPE = "f_status", "f_phase", "f_site", "f_subtype"
+K_COUNTRY, K_STATE, K_ZIP, K_RADIUS = "f_country", "f_state", "f_zip", "f_radius"
+K_AGE, K_SEX, K_TEXT, K_PICK = "f_age", "f_sex", "f_text", "f_pick"
+
+
+def _class_key(code: str) -> str:
+    return f"f_cls_{code}"
+
+
+def _widget_values(state: FilterState) -> dict[str, Any]:
+    """The widget values that show ``state``."""
+    values: dict[str, Any] = {_class_key(c): c in state.classes for c in CLASS_LABELS}
+    values.update({
+        K_IO: state.any_immunotherapy, K_ADV: state.advanced, K_HAD_IO: state.had_immunotherapy,
+        K_STATUS: list(state.statuses), K_PHASE: list(state.phases), K_SITE: list(state.histology_sites),
+        K_SUBTYPE: list(state.histology_subtypes), K_COUNTRY: list(state.countries),
+        K_STATE: list(state.states), K_ZIP: state.zip_code, K_RADIUS: state.radius_miles,
+        K_AGE: state.age, K_SEX: state.sex, K_TEXT: state.text,
+    })  # fmt: skip
+    return values
+
+
+def _state_from_widgets() -> FilterState:
+    ss = st.session_state
+    age = ss.get(K_AGE)
+    return FilterState(
+        classes=tuple(c for c in CLASS_LABELS if ss.get(_class_key(c))),
+        any_immunotherapy=bool(ss.get(K_IO)),
+        advanced=bool(ss.get(K_ADV)),
+        had_immunotherapy=bool(ss.get(K_HAD_IO)),
+        statuses=tuple(ss.get(K_STATUS) or ()),
+        phases=tuple(ss.get(K_PHASE) or ()),
+        histology_sites=tuple(ss.get(K_SITE) or ()),
+        histology_subtypes=tuple(ss.get(K_SUBTYPE) or ()),
+        countries=tuple(ss.get(K_COUNTRY) or ()),
+        states=tuple(ss.get(K_STATE) or ()),
+        zip_code=str(ss.get(K_ZIP) or "").strip(),
+        radius_miles=ss.get(K_RADIUS),
+        age=int(age) if age is not None else None,
+        sex=ss.get(K_SEX),
+        text=str(ss.get(K_TEXT) or ""),
+    )
+
+
+def _seed_widgets(options: Options) -> None:
+    """Give every filter widget its value before it is drawn: from a shared URL on the first visit,
+    else from the values kept when the user last left this page, else the defaults."""
+    ss = st.session_state
+    if not ss.get(URL_READ_KEY):
+        ss[URL_READ_KEY] = True
+        shared = {k: st.query_params.get_all(k) for k in st.query_params}
+        state, warnings = from_query_params(shared, options)
+        ss[URL_WARNINGS_KEY] = warnings
+        ss[SAVED_KEY] = _widget_values(state)
+    saved = ss.get(SAVED_KEY) or _widget_values(FilterState())
+    for key, value in saved.items():
+        if key not in ss:
+            ss[key] = value
+
+
+def _reset() -> None:
+    st.session_state[SAVED_KEY] = _widget_values(FilterState())
+    st.session_state[URL_WARNINGS_KEY] = []
+    for key, value in _widget_values(FilterState()).items():
+        st.session_state[key] = value
+
+
+def _sidebar(prepared: Prepared) -> None:
+    opts = prepared.options
+    counts = opts.class_counts
+    sb = st.sidebar
+    sb.header("Filters")
+    sb.button("Clear all filters", on_click=_reset, icon=":material/filter_alt_off:", width="stretch")
+
+    sb.subheader("Type of treatment")
+    sb.checkbox("Any immunotherapy", key=K_IO, help=components.tip("immunotherapy"))
+    for code in IMMUNOTHERAPY_CLASSES:
+        sb.checkbox(f"{CLASS_LABELS[code]} ({counts.get(code, 0)})", key=_class_key(code))
+    with sb.expander("Other treatments"):
+        for code in OTHER_CLASSES:
+            st.checkbox(f"{CLASS_LABELS[code]} ({counts.get(code, 0)})", key=_class_key(code))
+
+    sb.subheader("About my cancer")
+    sb.checkbox(
+        "My cancer is advanced / stage 4",
+        key=K_ADV,
+        help="Hides trials that are only for early disease that can be operated on. Trials that do not "
+        "say stay in the list. " + (components.tip("advanced") or ""),
+    )
+    sb.checkbox(
+        "I already had immunotherapy",
+        key=K_HAD_IO,
+        help="For example nivolumab, ipilimumab or pembrolizumab. Hides trials whose criteria exclude "
+        "people who had immunotherapy. Trials that do not say stay in the list.",
+    )
+    if opts.histology_sites:
+        sb.multiselect(
+            "Where the mesothelioma started",
+            opts.histology_sites,
+            key=K_SITE,
+            format_func=vocab_label,
+            help=components.tip("pleural and peritoneal"),
+        )
+    if opts.histology_subtypes:
+        sb.multiselect(
+            "Tumour subtype",
+            opts.histology_subtypes,
+            key=K_SUBTYPE,
+            format_func=vocab_label,
+            help=components.tip("histology"),
+        )
+
+    sb.subheader("About the trial")
+    status_options = list(dict.fromkeys([*DEFAULT_STATUSES, *opts.statuses]))
+    sb.multiselect(
+        "Recruiting status",
+        status_options,
+        key=K_STATUS,
+        format_func=lambda s: label(STATUS_LABELS, s),
+        help=components.tip("recruiting"),
+        placeholder="Any status",
+    )
+    sb.multiselect(
+        "Phase",
+        list(opts.phases),
+        key=K_PHASE,
+        format_func=lambda p: label(PHASE_LABELS, p),
+        help=components.tip("phase"),
+        placeholder="Any phase",
+    )
+
+    sb.subheader("Where")
+    sb.text_input(
+        "Distance from US ZIP code",
+        key=K_ZIP,
+        max_chars=10,
+        placeholder="e.g. 10001",
+        help="Only used on this device to measure distance to trial sites; never put in the link.",
+    )
+    sb.selectbox(
+        "Within",
+        [None, *RADIUS_CHOICES],
+        key=K_RADIUS,
+        format_func=lambda r: "Any distance" if r is None else f"{r} miles",
+        help="Keeps trials with a recruiting site this close to the ZIP code.",
+    )
+    sb.multiselect("Country", list(opts.countries), key=K_COUNTRY, placeholder="Any country")
+    if opts.states:
+        sb.multiselect("US state", list(opts.states), key=K_STATE, placeholder="Any state")
+
+    sb.subheader("About me")
+    sb.number_input(
+        "Age",
+        min_value=0,
+        max_value=120,
+        step=1,
+        key=K_AGE,
+        placeholder="Any age",
+        help="Hides trials whose age limits leave you out. Not put in the link.",
+    )
+    sb.selectbox(
+        "Sex",
+        [None, "FEMALE", "MALE"],
+        key=K_SEX,
+        format_func=lambda s: "Any" if s is None else SEX_LABELS[s],
+        help="Hides trials only for the other sex. Not put in the link.",
+    )
+
+    sb.subheader("Search")
+    sb.text_input(
+        "Words in the title or treatment names",
+        key=K_TEXT,
+        max_chars=100,
+        placeholder="e.g. nivolumab, mesothelin",
+        help="Not put in the link.",
+    )
+
+
+def _sync_url(state: FilterState) -> None:
+    wanted = to_query_params(state)
+    current = {k: st.query_params.get_all(k) for k in st.query_params}
+    norm = {k: (v if isinstance(v, list) else [v]) for k, v in wanted.items()}
+    if current != norm:
+        st.query_params.from_dict(wanted)
+
+
+def _table(results: pd.DataFrame, with_distance: bool) -> None:
+    shown = pd.DataFrame({
+        "Trial": results["url"].astype(str) + "#" + results["title"].astype("string").fillna("(no title)"),
+        "NCT ID": results["nct_id"].astype(str),
+        "Status": results["overall_status"].map(lambda s: label(STATUS_LABELS, s)),
+        "Phase": results["phases"].map(phases_text),
+        "Treatment types": pd.Series(
+            [[label(CLASS_LABELS, c) for c in as_list(v)] for v in results["intervention_classes"]],
+            dtype=object, index=results.index),
+        "Nearest recruiting site" if with_distance else "Sites": (
+            results["nearest_site"].astype("string").fillna("no recruiting site")
+            + ", " + results["nearest_city"].astype("string").fillna("")
+        ).str.strip(", ") if with_distance else results["where"],
+        "Miles": results["distance_miles"].round(0),
+        "Last updated": results["last_update_posted"].astype("string"),
+    })  # fmt: skip
+    if not with_distance:
+        shown = shown.drop(columns=["Miles"])
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        height=min(36 * (len(shown) + 1) + 4, 600),
+        column_config={
+            "Trial": st.column_config.LinkColumn(
+                "Trial (opens ClinicalTrials.gov)",
+                display_text=r"https://clinicaltrials\.gov/study/NCT\d{8}#(.*)$",
+                width="large",
+            ),
+            "Treatment types": st.column_config.ListColumn("Treatment types", width="medium"),
+            "Miles": st.column_config.NumberColumn("Miles", format="%d", help="Straight-line distance"),
+        },
+    )
+
+
+def _actions(results: pd.DataFrame) -> None:
+    ids = results["nct_id"].astype(str).tolist()
+    titles = dict(zip(ids, results["title"].astype("string").fillna(""), strict=True))
+    if st.session_state.get(K_PICK) not in ids:
+        st.session_state[K_PICK] = ids[0]
+    col1, col2, col3 = st.columns([4, 1.2, 1.4], vertical_alignment="bottom")
+    picked = col1.selectbox(
+        "Choose a trial from the results",
+        ids,
+        key=K_PICK,
+        format_func=lambda n: f"{n} · {titles.get(n, '')[:110]}",
+    )
+    if col2.button("See details", icon=":material/description:", type="primary", width="stretch"):
+        components.open_detail(str(picked))
+    in_list = picked in components.shortlist()
+    if col3.button(
+        "On shortlist" if in_list else "Add to shortlist",
+        icon=":material/bookmark_add:",
+        disabled=in_list,
+        width="stretch",
+        key="f_add",
+    ):
+        components.add_to_shortlist(str(picked))
+        st.toast(f"{picked} added to your shortlist")
+        st.rerun()
+    n = len(components.shortlist())
+    if n:
+        st.caption(
+            f"Your shortlist has {n} trial{'s' if n != 1 else ''}. Open **Shortlist** at the top to "
+            "download or print it."
+        )
+
+
+def render() -> None:
+    loaded = data.load()
+    prepared = loaded.prepared
+    _seed_widgets(prepared.options)
+    _sidebar(prepared)
+    state = _state_from_widgets()
+    st.session_state[SAVED_KEY] = _widget_values(state)
+    st.session_state[STATE_KEY] = state
+    _sync_url(state)
+
+    st.title("Find trials")
+    for w in st.session_state.get(URL_WARNINGS_KEY) or []:
+        st.warning(w, icon=":material/link_off:")
+
+    origin: geo.ZipPoint | None = None
+    if state.zip_code:
+        try:
+            origin = geo.lookup_zip(state.zip_code)
+        except UsageError as exc:
+            st.error(f"{exc}. Distances are not shown until the ZIP code is fixed.", icon=":material/error:")
+    elif state.radius_miles is not None:
+        st.info("Type a US ZIP code in the sidebar to use the distance limit.", icon=":material/info:")
+    effective = (
+        state
+        if origin is not None
+        else FilterState(**{**state.__dict__, "zip_code": "", "radius_miles": None})
+    )
+    results = apply_filters(prepared, effective, origin=origin)
+
+    n, total = len(results), len(prepared)
+    left, right = st.columns([3, 1], gap="large")
+    with left:
+        st.subheader(f"{n:,} trial{'s' if n != 1 else ''} match" + ("" if n != 1 else "es"))
+        where = ""
+        if origin is not None:
+            where = (
+                f" within {state.radius_miles} miles of {origin.label}"
+                if state.radius_miles
+                else f", nearest to {origin.label} first"
+            )
+        st.caption(
+            f"Out of {total:,} trials in the data{where}. A match means the registry text fits your "
+            "filters, not that you can join: the trial team decides."
+        )
+        if n == 0:
+            st.info(
+                "No trial matches all these filters. Try removing one, for example the phase or the "
+                "distance, or press **Clear all filters** in the sidebar.",
+                icon=":material/search_off:",
+            )
+        else:
+            _table(results, with_distance=origin is not None)
+            _actions(results)
+        shareable = [k for k in SHAREABLE_PARAMS if k in st.query_params]
+        st.caption(
+            "To share this search, copy the address from your browser: it keeps the filters "
+            "but never your ZIP code, age, sex or search words."
+            if shareable
+            else "Set some filters, then copy the address from your browser to share the search."
+        )
+    with right:
+        in_view = {c for v in results["intervention_classes"].head(200) for c in as_list(v)}
+        components.explainer_aside(in_view | state.wanted_classes())
