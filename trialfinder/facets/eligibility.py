@@ -114,9 +114,10 @@ def advanced_disease(t: TrialText) -> Result:
         strong, early, weak = [], [], []
         for it in group:
             text = it.flat
-            if _OTHER_CANCER.search(text):
+            if it.section != "title" and _OTHER_CANCER.search(text):
                 continue
-            m = _ADV_STRONG.search(text)
+            m = _ADV_STRONG.search(text) or (_ADV_WEAK.search(text) if it.section == "title" and
+                                             text in (*t.keywords, *t.conditions) else None)
             e = _EARLY.search(text)
             if m and not _ADV_NEG.search(text[: m.start()]) and not (
                     e and e.start() < m.start() and "resectab" in e.group(0).lower()):
@@ -144,7 +145,8 @@ _IO = _rx(
     r"\bbiologic(?:al)? (?:therapy|therapies|agents?|treatment)|\bnivolumab|\bpembrolizumab|\bipilimumab|"
     r"\batezolizumab|\bdurvalumab|\bavelumab|\bcemiplimab|T[- ]cell co-?stimulation"
 )
-_IO_IRRELEVANT = _rx(r"allerg|desensiti|live (?:attenuated )?vacc|biops|tissue|specimen")
+_IO_IRRELEVANT = _rx(r"allerg|desensiti|live (?:attenuated )?vacc|biops|tissue|specimen|pregnan|breastfeed|"
+                     r"contracep|hypersensitiv|excipient")
 _SYSTEMIC_ALL = _rx(
     r"(?:systemic|systematic|anti-?cancer|anti-?tumou?r|antineoplastic)\s+(?:\w+\s+){0,2}(?:therapy|therapies|"
     r"treatments?|regimens?)|treatment[- ]na[iï]ve|previously untreated|\buntreated\b(?= [^.]{0,40}"
@@ -159,8 +161,10 @@ _REQUIRE = _rx(
     r"treated with (?:at least|prior|an?)|including|after|following|who (?:have|had) received|"
     r"(?:are|is) receiving|completed \d|experienced|intolerant"
 )
+_STRONG_REQUIRE = _rx(r"\bcompleted \d|progress\w* (?:on|after|during|following)|refractory|\bfailed|"
+                      r"received at least|previously treated with")
 _ALLOWED = _rx(
-    r"(?:prior|previous)[^.]{0,60}(?:is|are) (?:allowed|permitted|acceptable|eligible)|"
+    r"(?:prior(?! to)|previous)[^.]{0,60}(?:is|are) (?:allowed|permitted|acceptable|eligible)|"
     r"(?:allowed|permitted|eligible)[^.]{0,40}(?:prior|previous)[^.]{0,40}immun|"
     r"may have (?:been|received|had)[^.]{0,80}immun|with or without prior|regardless of prior|"
     r"(?:including|incl\.) (?:prior )?immunotherapy|patients with prior[^.]{0,60}(?:must|may|are eligible|can)"
@@ -223,7 +227,7 @@ def _io_statements(t: TrialText) -> tuple[list[Item], list[Item], list[Item]]:
         if neg:
             if not washout:
                 excl.append(it)
-        elif io and _REQUIRE.search(text) and not washout:
+        elif io and _REQUIRE.search(text) and (not washout or _STRONG_REQUIRE.search(text)):
             req.append(it)
     return excl, req, allow
 
@@ -256,7 +260,7 @@ def prior_immunotherapy(t: TrialText) -> Result:
 # ------------------------------------------------------------------------------ line of therapy
 
 _FIRST = _rx(
-    r"treatment[- ]na[iï]ve|previously untreated|\buntreated\b|first[- ]line|front[- ]?line|\b1L\b|"
+    r"first[- ]line|front[- ]?line|\b1L\b|"
     r"(?:no|not (?:have )?received (?:any )?|without) (?:prior|previous) (?:systemic|systematic|cytotoxic|"
     r"anti-?cancer|chemo)\w*|(?:no|without) (?:prior |previous )?(?:systemic|systematic) (?:\w+ ){0,2}"
     r"(?:therapy|treatment|chemotherap\w*)|no prior chemotherapy|must not have received prior chemotherapy|"
@@ -268,48 +272,60 @@ _PREV = _rx(
     r"(?:at least|≥|minimum (?:of )?)\s*(?:one|1|two|2|three|3)\s*(?:prior |previous |line|regimen|systemic|"
     r"standard)|second[- ]line|third[- ]line|\b2L\b|after (?:at least )?(?:one|1|first[- ]line)|"
     r"(?:must|should) have (?:received|had)|have received (?:standard )?first[- ]line|resistan\w*|"
-    r"after [^.]{0,40}first[- ]line|salvage|recurrent [^.]{0,30}after|intolerant (?:of|to) (?:standard|prior)"
+    r"(?:after|following|completion of) [^.]{0,40}first[- ]line|salvage|recurrent [^.]{0,30}after|intolerant (?:of|to) (?:standard|prior)"
 )
-_ANY = _rx(
-    r"no more than (?:one|1|two|2|three|3) prior|any line|regardless of (?:prior|previous)|"
-    r"with or without prior|no limit (?:to|on) the number of prior|0[-–]\d prior"
-)
+_ANY = _rx(r"any line|regardless of (?:prior|previous)|with or without prior")
+
+
+_CAP = _rx(r"no more than (?:one|1|two|2|three|3) prior|not more than (?:one|1|two|2) prior|"
+           r"no limit (?:to|on) the number of prior|0[-–]\d prior")
+_LINE_IRRELEVANT = _rx(r"biops|tissue|specimen|lesions? (?:located|situated|in a previously)|irradiated|"
+                       r"hepatitis|infection|toxicit|recovered|resolution|hypersens|allerg|\bCNS\b|brain|bowel|"
+                       r"steroid|transplant|other malignan|prior malignan|second malignan")
+_FIRST_EXCL = _rx(r"\b(?:prior|previous|any|received|receipt of)\b[^.]{0,40}\b(?:systemic|systematic|chemotherap\w*|"
+                  r"anti-?cancer|treatment|therapy)[^.]{0,60}\b(?:for|in) (?:the )?(?:advanced|metastatic|MPM|"
+                  r"mesothelioma|locally advanced|recurrent|unresectable|[A-Z]{2,})")
 
 
 def line_of_therapy(t: TrialText) -> Result:
     """``first_line`` (no prior systemic therapy for advanced disease), ``previously_treated``
-    (inclusion requires prior therapy), ``any`` (both or explicitly either), ``unknown``."""
+    (inclusion requires prior therapy), ``any`` (both, or explicitly either), ``unknown``.
+    Trials for early (non-advanced) disease are ``unknown``: lines count advanced-disease treatment."""
+    if advanced_disease(t).value == "no":
+        return Result("unknown")
     first: list[Item] = []
     prev: list[Item] = []
     anyl: list[Item] = []
+    caps: list[Item] = []
     for it in items_of(t):
         text = it.flat
-        if _ANY.search(text) and it.section != "exclusion":
-            anyl.append(it)
+        if _LINE_IRRELEVANT.search(text):
             continue
         if it.section == "exclusion":
-            m = re.search(r"^(?:[^.]{0,30})\b(?:prior|previous|any) (?:\w+ ){0,3}(?:systemic|chemotherap\w*|"
-                          r"anti-?cancer)[^.]{0,60}(?:for|in) (?:the )?(?:advanced|metastatic|MPM|mesothelioma|"
-                          r"locally advanced|recurrent|[A-Z]{2,})", text, re.I)
-            if m and not _washout_only(text) and not re.search(r"\b(?:adjuvant|more than|≥ ?[2-9]|3 or more)\b",
-                                                                text, re.I):
+            if _FIRST_EXCL.search(text) and not _washout_only(text) and not _CONCURRENT_ONLY.search(text) \
+                    and not re.search(
+                    r"\b(?:adjuvant|more than|≥ ?[2-9]|[2-9] or more|three or more)\b", text, re.I):
                 first.append(it)
-            if re.search(r"treatment[- ]na[iï]ve", text, re.I):
-                prev.append(it)
+            elif _NAIVE.search(text):
+                prev.append(it)  # "treatment-naive" patients excluded
             continue
-        f = _FIRST.search(text)
+        if _ANY.search(text):
+            anyl.append(it)
+            continue
+        f = _FIRST.search(text) or _NAIVE.search(text)
         p = _PREV.search(text)
         if f and not (p and p.start() < f.start()):
-            if not _washout_only(text) or "naive" in text.lower() or "naïve" in text.lower():
+            if not _washout_only(text) or _NAIVE.search(text):
                 first.append(it)
         elif p:
             if re.search(r"\b(?:adjuvant|neoadjuvant)\b", text, re.I) and not re.search(
                     r"advanced|metastatic|recurrent", text, re.I):
                 continue
-            if not re.search(r"toxicit|recovered|resolution|hypersens|allerg|CNS|brain|bowel", text, re.I):
-                prev.append(it)
+            prev.append(it)
+        elif _CAP.search(text):
+            caps.append(it)
     ev = lambda items: tuple(clean_piece(i.text) for i in items)  # noqa: E731
-    if anyl and not first:
+    if anyl and not (first and not prev):
         return Result("any", ev(anyl[:1]))
     if first and prev:
         return Result("any", ev(first[:1] + prev[:1]))
@@ -317,6 +333,8 @@ def line_of_therapy(t: TrialText) -> Result:
         return Result("first_line", ev(first[:1]))
     if prev:
         return Result("previously_treated", ev(prev[:1]))
+    if caps:
+        return Result("any", ev(caps[:1]))
     for s in (t.title, t.official_title):
         m = re.search(r"first[- ]line|front[- ]line|previously untreated", s, re.I)
         if m:

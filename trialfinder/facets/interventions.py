@@ -30,7 +30,7 @@ from trialfinder.facets.text import Intervention, TrialText, is_cancer_trial
 from trialfinder.facets.vocabulary import CLASSES, Vocabulary, load, name_key
 
 _NEG_SENT = re.compile(
-    r"\b(?:prior|previous(?:ly)?|progress\w*|refractory|failed|failure|resistant|unlike|compared|"
+    r"\b(?:prior(?! to)|previous(?:ly)?|progress\w*|refractory|failed|failure|resistant|unlike|compared|"
     r"completed|after receiving|who received|pretreated|experienced)\b",
     re.I,
 )
