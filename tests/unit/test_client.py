@@ -62,8 +62,13 @@ def test_ctgov_client__rebuilds_a_corrupt_cache(tmp_path: Path, caplog: pytest.L
 
 
 def test_expiry_patterns__per_endpoint(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, api_url="https://clinicaltrials.gov/api/v2", cache_expire_studies_s=11,
-                         cache_expire_study_s=22, cache_expire_version_s=0)
+    settings = _settings(
+        tmp_path,
+        api_url="https://clinicaltrials.gov/api/v2",
+        cache_expire_studies_s=11,
+        cache_expire_study_s=22,
+        cache_expire_version_s=0,
+    )
     client = C.CtgovClient(settings)
     try:
         patterns = client._expiry_patterns()

@@ -116,8 +116,10 @@ def test_build_study_params__fields_only() -> None:
 def test_last_update_range__iso_date_to_max() -> None:
     assert P.last_update_range(dt.date(2026, 3, 1)) == "AREA[LastUpdatePostDate]RANGE[2026-03-01,MAX]"
     assert P.last_update_range("2026-03-01T10:00:00") == "AREA[LastUpdatePostDate]RANGE[2026-03-01,MAX]"
-    assert (P.last_update_range("2026-01-01", dt.date(2026, 2, 1))
-            == "AREA[LastUpdatePostDate]RANGE[2026-01-01,2026-02-01]")
+    assert (
+        P.last_update_range("2026-01-01", dt.date(2026, 2, 1))
+        == "AREA[LastUpdatePostDate]RANGE[2026-01-01,2026-02-01]"
+    )
 
 
 def test_last_update_range__rejects_non_dates() -> None:
@@ -130,8 +132,10 @@ def test_combine_advanced__ands_onto_existing_filter() -> None:
     assert P.combine_advanced(None, extra) == extra
     assert P.combine_advanced("  ", extra) == extra
     assert P.combine_advanced("AREA[Phase]PHASE2", extra) == f"AREA[Phase]PHASE2 AND {extra}"
-    assert (P.combine_advanced("AREA[Phase]PHASE2 OR AREA[Phase]PHASE3", extra)
-            == f"(AREA[Phase]PHASE2 OR AREA[Phase]PHASE3) AND {extra}")
+    assert (
+        P.combine_advanced("AREA[Phase]PHASE2 OR AREA[Phase]PHASE3", extra)
+        == f"(AREA[Phase]PHASE2 OR AREA[Phase]PHASE3) AND {extra}"
+    )
 
 
 def test_with_last_update_since__keeps_other_params_and_does_not_mutate() -> None:

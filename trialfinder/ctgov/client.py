@@ -421,6 +421,9 @@ class CtgovClient:
                 raise NetworkError(f"timed out talking to {url}: {_reason(exc)}", url=url,
                                    hint="the server is slow or unreachable; try again later") from exc
             except requests.exceptions.RequestException as exc:
+                if "timed out" in _reason(exc).lower():
+                    raise NetworkError(f"timed out talking to {url}: {_reason(exc)}", url=url,
+                                       hint="the server is slow or unreachable; try again later") from exc
                 raise NetworkError(f"cannot reach {url}: {_reason(exc)}", url=url,
                                    hint="check the network or TRIALFINDER_API_URL") from exc
         raise AssertionError("unreachable")  # pragma: no cover

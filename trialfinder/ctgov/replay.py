@@ -775,6 +775,23 @@ class ReplayServer(http.server.ThreadingHTTPServer):
         #: (path with query string, User-Agent) of every request, in arrival order (for tests)
         self.seen: list[tuple[str, str]] = []
         self._count_lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
+
+    def track(self, conn: socket.socket, active: bool) -> None:
+        with self._count_lock:
+            if active:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def server_close(self) -> None:
+        """Stop listening and cut open keep-alive connections (their threads would go on serving)."""
+        super().server_close()
+        with self._count_lock:
+            conns = list(self._connections)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def next_number(self, path: str = "", user_agent: str = "") -> int:
         with self._count_lock:
@@ -795,6 +812,15 @@ class ReplayHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "trialfinder-replay"
     server: ReplayServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, False)
+        with contextlib.suppress(OSError):
+            super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug(format, *args)
