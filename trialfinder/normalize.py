@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -132,6 +132,26 @@ def _heading_parts(pre_line: str, rest: str) -> tuple[str, str] | None:
     return qualifier, content
 
 
+def _keyword_matches(text: str) -> Iterator[re.Match[str]]:
+    """Matches of "inclusion/exclusion crit…" in ``text``, any case.
+
+    Fast path: ``str.find`` of "clusion" in the lower-cased text (memchr speed) and an anchored
+    match only there, several times faster than an IGNORECASE scan. Offsets agree with ``text``
+    unless lower-casing changed its length (rare non-ASCII letters): then the slow scan.
+    """
+    lower = text.lower()
+    if len(lower) != len(text):
+        yield from _KEYWORD.finditer(text)
+        return
+    pos = lower.find("clusion")
+    while pos >= 0:
+        if pos >= 2:
+            m = _KEYWORD_LOWER.match(lower, pos - 2)
+            if m is not None:
+                yield m
+        pos = lower.find("clusion", pos + 7)
+
+
 def split_criteria(text: str | None) -> tuple[str, str]:
     """Split eligibility text at its "Inclusion Criteria"/"Exclusion Criteria" headings.
 
@@ -144,11 +164,7 @@ def split_criteria(text: str | None) -> tuple[str, str]:
     # (line start, body start, kind, heading line kept or "", inline content)
     heads: list[tuple[int, int, str, str, str]] = []
     last_line = -1
-    lower = text.lower()
-    # searching the lower-cased text is several times faster than an IGNORECASE search; the
-    # offsets agree unless lower-casing changed the length (rare non-ASCII letters)
-    matches = _KEYWORD_LOWER.finditer(lower) if len(lower) == len(text) else _KEYWORD.finditer(text)
-    for m in matches:
+    for m in _keyword_matches(text):
         line_start = text.rfind("\n", 0, m.start()) + 1
         if line_start == last_line:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
 from datetime import date
@@ -97,6 +98,7 @@ _AGE_UNITS: dict[str, float] = {
 _AGE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+?)s?\s*$")
 
 
+@functools.lru_cache(maxsize=4096)
 def age_in_years(value: str | None) -> float | None:
     """``"18 Years"`` → 18.0, ``"6 Months"`` → 0.5; ``None``/``"N/A"``/unparseable → None."""
     if not value:
