@@ -255,6 +255,48 @@ def facet_tables(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return {k: v for k, v in dict(result).items() if isinstance(v, pd.DataFrame)}
 
 
+def facets_fingerprint() -> str | None:
+    """A hash of the facet rules (``trialfinder/facets`` sources and ``trialfinder/data``): facets
+    stored in a snapshot are reused only when the rules that computed them are unchanged."""
+    import hashlib
+
+    try:
+        import trialfinder.facets as facets_pkg
+    except ImportError:  # pragma: no cover - the package is part of trialfinder
+        return None
+    root = Path(facets_pkg.__file__).resolve().parent
+    files = sorted(root.rglob("*.py")) + sorted(p for p in (root.parent / "data").rglob("*") if p.is_file())
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def update_facets(
+    tables: Mapping[str, pd.DataFrame], previous: Snapshot | None, replaced: set[str]
+) -> dict[str, pd.DataFrame]:
+    """Facet tables for ``tables``: recomputed only for the ``replaced`` trials when ``previous``
+    holds facets computed by the same rules (facets are per trial), else for every trial."""
+    fp = facets_fingerprint()
+    prev = previous.tables if previous is not None else {}
+    reuse = (
+        previous is not None
+        and fp is not None
+        and previous.manifest.get("facets_fingerprint") == fp
+        and "facets" in prev
+        and "arm_classes" in prev
+    )
+    if not reuse:
+        return facet_tables(tables)
+    fresh = facet_tables(_only(tables, replaced)) if replaced else {}
+    if not fresh:
+        fresh = {k: prev[k].iloc[0:0] for k in ("facets", "arm_classes")}
+    keep = set(tables["trials"]["nct_id"])
+    old = {k: v[v["nct_id"].isin(list(keep))] for k, v in prev.items() if k in fresh}
+    return merge_tables(old, fresh, replaced, tables=tuple(fresh))
+
+
 def _normalize(records: Iterable[RawStudy]) -> dict[str, pd.DataFrame]:
     from trialfinder.normalize import normalize
 
@@ -356,9 +398,10 @@ def refresh(
             new_tables = _normalize(records.values())
             tables = merge_tables(base.tables if base else None, new_tables, set(records))
             progress.note("computing facets")
-            tables.update(facet_tables(tables))
+            tables.update(update_facets(tables, base, set(records)))
             manifest = {
                 "data_timestamp": data_timestamp,
+                "facets_fingerprint": facets_fingerprint(),
                 "mode": "api",
                 "searches": _merge_searches(base, queries),
                 "sources": sources,
@@ -533,12 +576,13 @@ def import_into_store(
             take = newer_ids(prev_tables.get("trials") if prev_tables else None, imported["trials"])
             tables = merge_tables(prev_tables, _only(imported, take), take)
             progress.note("computing facets")
-            tables.update(facet_tables(tables))
+            tables.update(update_facets(tables, previous, take))
             dates = [str(d) for d in tables["trials"]["record_date"].dropna()]
             data_timestamp = max(dates) if dates else None
             prev_sources = list(previous.manifest.get("sources") or []) if previous is not None else []
             manifest = {
                 "data_timestamp": data_timestamp,
+                "facets_fingerprint": facets_fingerprint(),
                 "mode": mode,
                 "searches": list(previous.manifest.get("searches") or []) if previous is not None else [],
                 "sources": [
