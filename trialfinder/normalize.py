@@ -181,7 +181,8 @@ def split_criteria(text: str | None) -> tuple[str, str]:
             title = text[line_start:line_end].strip()
             if inline:
                 title = title[: title.rfind(inline)].rstrip() if inline in title else title
-        heads.append((line_start, line_end, m.group(1).lower(), title, inline))
+        kind = "exclusion" if m.group(1)[:2].lower() == "ex" else "inclusion"
+        heads.append((line_start, line_end, kind, title, inline))
     if not heads:
         return "", ""
     sections: dict[str, list[str]] = {"inclusion": [], "exclusion": []}

@@ -10,6 +10,8 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trialfinder.normalize import (
     TABLE_SCHEMAS,
@@ -260,3 +262,45 @@ def test_std_ages_for__registry_bands() -> None:
 def test_unescape_markdown__registry_escapes() -> None:
     assert unescape_markdown(r"FEV1 \<80% and \>= 2 \[ref\] \\ ok") == r"FEV1 <80% and >= 2 [ref] \ ok"
     assert unescape_markdown("plain") == "plain"
+
+
+def test_normalize__restores_the_garbage_collector_on_error(shared_dir: Path) -> None:
+    import gc
+
+    def records() -> Any:
+        yield record_from_v2(_raw(shared_dir, "NCT02628535"), "v2-study", "x")
+        raise RuntimeError("reader failed")
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="reader failed"):
+        normalize(records())
+    assert gc.isenabled()
+
+
+def test_normalize__large_inputs_are_built_in_chunks(
+    shared_dir: Path, v2_tables: dict[str, pd.DataFrame]
+) -> None:
+    # 1,192 studies > one 2,048-study chunk only when repeated: twice through gives two chunks
+    twice = list(iter_records([shared_dir / "v2" / "studies"])) * 2
+    both = normalize(twice)
+    assert len(both["trials"]) == 2 * 1192
+    deduped = normalize(twice, dedupe=True)
+    for name, df in v2_tables.items():
+        pd.testing.assert_frame_equal(deduped[name].reset_index(drop=True), df.reset_index(drop=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([
+    "Inclusion Criteria:", "EXCLUSION CRITERIA", "* Key Exclusion Criteria:", "Inclusion criteria: age 18",
+    "* Exclusion criteria in the label", "Other inclusion/exclusion criteria may apply.", "", "  - item",
+    "İnclusion criteria:", "text", "\\> 18 years", "Part B Inclusion Criteria:",
+]), max_size=12))
+def test_split_criteria__never_fails_and_returns_parts_of_the_text(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    inc, exc = split_criteria(text)
+    assert isinstance(inc, str) and isinstance(exc, str)
+    if "clusion" not in text.lower():
+        assert (inc, exc) == ("", "")
+    for part in (inc, exc):
+        for line in part.splitlines():
+            assert line.strip() in text
