@@ -32,7 +32,8 @@ _NEGATED = _rx(
     r"free of)\b|\bnon-(?=metasta)"
 )
 _WASHOUT = _rx(
-    r"(?:within|in the (?:last|past|preceding)|during the (?:last|past)|at least|≥|>=|>|less than|<|no sooner than|"
+    r"(?:within|in the (?:last|past|preceding)|during the (?:last|"
+    r"past)|at least|≥|>=|>|less than|<|no sooner than|"
     r"more than)\s*\(?\s*(\d+|one|two|three|four|six|eight)\)?\s*(?:\([^)]*\)\s*)?(days?|weeks?|wks?|months?|"
     r"half[- ]lives)|(\d+)\s*(days?|weeks?|months?|half[- ]lives)\s*(?:\([^)]*\)\s*)?(?:prior|before|since|"
     r"from|of|after)|washout|wash-out|since (?:last|prior|the last)|half[- ]lives|must have been completed|"
@@ -69,12 +70,16 @@ def _negated_before(text: str, pos: int, window: int = 80) -> bool:
 # ---------------------------------------------------------------------------- advanced disease
 
 _ADV_STRONG = _rx(
-    r"\bmetastatic\b|\bmetastasis\b|distant metastases|stage\s*(?:IV|4)\b|stage\s*III[BC]?\s*(?:[-/–]|or|to)\s*IV|"
-    r"\bunresectable\b|\bnon-?resectable\b|\binoperable\b|\bincurable\b|incurability|not amenable to (?:potentially )?"
-    r"(?:curative|surgical|surgery|local)|not (?:a )?candidates? for (?:potentially )?curative|not eligible for "
+    r"\bmetastatic\b|\bmetastasis\b|distant metastases|"
+    r"stage\s*(?:IV|4)\b|stage\s*III[BC]?\s*(?:[-/–]|or|to)\s*IV|"
+    r"\bunresectable\b|\bnon-?resectable\b|\binoperable\b|"
+    r"\bincurable\b|incurability|not amenable to (?:potentially )?"
+    r"(?:curative|surgical|surgery|local)|"
+    r"not (?:a )?candidates? for (?:potentially )?curative|not eligible for "
     r"curative|no (?:indication of )?curative|not suitable for curative|cannot be (?:removed|resected)|"
     r"\brecurrent\b|\brelapsed\b|\brefractory\b|extensive[- ]stage|\bES-SCLC\b|\bM1\b|"
-    r"for which no (?:standard|curative)|no (?:standard|effective standard) (?:of care )?(?:therapy|treatment)|"
+    r"for which no (?:standard|curative)|no (?:standard|"
+    r"effective standard) (?:of care )?(?:therapy|treatment)|"
     r"failed (?:standard|prior)|progress\w* (?:on|after|following|during) (?:standard|prior|at least)|"
     r"(?:previously treated|after (?:at least )?(?:one|1) (?:prior )?(?:line|regimen))|"
     r"advanced (?:or|and/or|/) ?metastatic|locally advanced (?:or|and/or|/) ?metastatic|carcinomatosis|"
@@ -82,8 +87,10 @@ _ADV_STRONG = _rx(
 )
 _ADV_WEAK = _rx(r"\badvanced\b")
 _EARLY = _rx(
-    r"\bresectable\b|\bearly[- ](?:stage|invasive|breast)|\bstage\s*(?:I{1,3}|[123])\s*(?:[-–]|to|or)\s*(?:I{1,3}[ABC]?|[123])\b|"
-    r"\bstage\s*(?:I|II|IIA|IIB|IIIA?)\b(?!\s*(?:[-–/]|or|to)\s*(?:IV|4|III[BC]))|non-?metastatic|no evidence of (?:distant )?metasta\w*|"
+    r"\bresectable\b|\bearly[- ](?:stage|invasive|breast)|"
+    r"\bstage\s*(?:I{1,3}|[123])\s*(?:[-–]|to|or)\s*(?:I{1,3}[ABC]?|[123])\b|"
+    r"\bstage\s*(?:I|II|IIA|IIB|IIIA?)\b(?!\s*(?:[-–/]|or|to)\s*(?:IV|4|"
+    r"III[BC]))|non-?metastatic|no evidence of (?:distant )?metasta\w*|"
     r"\blocalized\b|\blocalised\b|\badjuvant\b|\bneo-?adjuvant\b|curative[- ]intent|with curative intent|"
     r"planned (?:for )?(?:surgical )?resection|complete(?:ly)? resect\w*|amenable to (?:surgical )?resection|"
     r"not experienced recurrence|no evidence of disease|prevent\w* (?:of )?(?:cancer|recurrence|tumou?r)|"
@@ -100,7 +107,8 @@ def _title_items(t: TrialText) -> list[Item]:
 _ADV_NEG = _rx(r"(?:\bno\b|\bnot\b|\bnon-?\s*$|\bwithout\b|\bfree of\b|\bprevent\w*|\bexclud\w*)[^.;]{0,25}$")
 _OTHER_CANCER = _rx(r"(?:other|prior|previous|second|another|additional|history of)[^.]{0,40}malignan|"
                     r"malignan\w*[^.]{0,60}(?:except|other than|within the (?:past|last))|in situ|"
-                    r"liver metasta|hepatic metasta|brain metasta|CNS metasta|bone metasta|metastases are present")
+                    r"liver metasta|hepatic metasta|brain metasta|"
+                    r"CNS metasta|bone metasta|metastases are present")
 
 
 def advanced_disease(t: TrialText) -> Result:
@@ -138,9 +146,11 @@ def advanced_disease(t: TrialText) -> Result:
 # -------------------------------------------------------------------------- prior immunotherapy
 
 _IO = _rx(
-    r"immuno-?therap\w*|immunotherapeutic|immune[- ]?checkpoint|checkpoint (?:inhibitor|blockade|blocker|therap)\w*|"
+    r"immuno-?therap\w*|immunotherapeutic|immune[- ]?checkpoint|"
+    r"checkpoint (?:inhibitor|blockade|blocker|therap)\w*|"
     r"\bCPIs?\b|\bICIs?\b|\bI/O\b|immune[- ]oncology|immuno-?oncology|"
-    r"anti[- ]?PD[- ]?L?-?1|against PD-?L?-?1|PD[- ]?L?-?1 (?:or PD[- ]?L-?1 )?(?:inhibitor|antibod|agent|blockade|mAb|monoclonal|therap|targeted)\w*|"
+    r"anti[- ]?PD[- ]?L?-?1|against PD-?L?-?1|PD[- ]?L?-?1 (?:or PD[- ]?L-?1 )?(?:inhibitor|"
+    r"antibod|agent|blockade|mAb|monoclonal|therap|targeted)\w*|"
     r"PD-1/L1|anti[- ]?PD[- ]?L?2|anti[- ]?CTLA[- ]?4|CTLA[- ]?4 (?:inhibitor|antibod|antagonist|agent)\w*|"
     r"\bbiologic(?:al)? (?:therapy|therapies|agents?|treatment)|\bnivolumab|\bpembrolizumab|\bipilimumab|"
     r"\batezolizumab|\bdurvalumab|\bavelumab|\bcemiplimab|T[- ]cell co-?stimulation"
@@ -148,7 +158,8 @@ _IO = _rx(
 _IO_IRRELEVANT = _rx(r"allerg|desensiti|live (?:attenuated )?vacc|biops|tissue|specimen|pregnan|breastfeed|"
                      r"contracep|hypersensitiv|excipient")
 _SYSTEMIC_ALL = _rx(
-    r"(?:systemic|systematic|anti-?cancer|anti-?tumou?r|antineoplastic)\s+(?:\w+\s+){0,2}(?:therapy|therapies|"
+    r"(?:systemic|systematic|anti-?cancer|anti-?tumou?r|"
+    r"antineoplastic)\s+(?:\w+\s+){0,2}(?:therapy|therapies|"
     r"treatments?|regimens?)|treatment[- ]na[iï]ve|previously untreated|\buntreated\b(?= [^.]{0,40}"
     r"(?:advanced|metastatic|disease|cancer|NSCLC|carcinoma))|no prior (?:treatment|therapy)\b|"
     r"(?:any|all) prior (?:therapy|treatment)|\bprior treatment for (?:advanced|metastatic)|"
@@ -167,7 +178,8 @@ _ALLOWED = _rx(
     r"(?:prior(?! to)|previous)[^.]{0,60}(?:is|are) (?:allowed|permitted|acceptable|eligible)|"
     r"(?:allowed|permitted|eligible)[^.]{0,40}(?:prior|previous)[^.]{0,40}immun|"
     r"may have (?:been|received|had)[^.]{0,80}immun|with or without prior|regardless of prior|"
-    r"(?:including|incl\.) (?:prior )?immunotherapy|patients with prior[^.]{0,60}(?:must|may|are eligible|can)"
+    r"(?:including|incl\.) (?:prior )?immunotherapy|"
+    r"patients with prior[^.]{0,60}(?:must|may|are eligible|can)"
 )
 _COHORT = _rx(r"\b(?:cohorts?|parts?|arms?|phase\s*(?:1|I|2|II)[ab]?|group|sub-?study|substudy)\s*[A-Z0-9]|"
               r"\bMSI-H|\bdMMR|\bmelanoma:|\bsubjects? with [A-Z]{2,}")
@@ -182,7 +194,8 @@ _TOXICITY = _rx(r"toxicit|adverse (?:event|reaction)|\birAEs?\b|immune[- ]relate
 _CONCURRENT_ONLY = _rx(r"\b(?:no|any) (?:other )?(?:concurrent|concomitant)|currently receiving|current use|"
                        r"^\W*(?:concurrent|concomitant)|\bunder (?:immunotherapy|chemotherapy)|ongoing")
 _NAIVE = _rx(r"treatment[- ]na[iï]ve|previously untreated|\buntreated\b(?= [^.]{0,40}(?:advanced|metastatic|"
-             r"disease|cancer|NSCLC|carcinoma|tumou?r))|na[iï]ve to (?:prior )?(?:systemic|treatment|therapy)")
+             r"disease|cancer|NSCLC|carcinoma|tumou?r))|"
+             r"na[iï]ve to (?:prior )?(?:systemic|treatment|therapy)")
 
 
 def _io_statements(t: TrialText) -> tuple[list[Item], list[Item], list[Item]]:
@@ -214,7 +227,8 @@ def _io_statements(t: TrialText) -> tuple[list[Item], list[Item], list[Item]]:
             continue
         washout = _washout_only(text)
         pos = (io or sys_all).start()  # type: ignore[union-attr]
-        neg = _negated_before(text, pos, 100) or bool(re.search(r"not (?:be )?permi|not allowed|excluded", text, re.I))
+        neg = _negated_before(text, pos, 100) or bool(re.search(r"not (?:be )?permi|"
+                                                                r"not allowed|excluded", text, re.I))
         if it.section == "exclusion":
             if washout:
                 continue
@@ -272,7 +286,8 @@ _PREV = _rx(
     r"(?:at least|≥|minimum (?:of )?)\s*(?:one|1|two|2|three|3)\s*(?:prior |previous |line|regimen|systemic|"
     r"standard)|second[- ]line|third[- ]line|\b2L\b|after (?:at least )?(?:one|1|first[- ]line)|"
     r"(?:must|should) have (?:received|had)|have received (?:standard )?first[- ]line|resistan\w*|"
-    r"(?:after|following|completion of) [^.]{0,40}first[- ]line|salvage|recurrent [^.]{0,30}after|intolerant (?:of|to) (?:standard|prior)"
+    r"(?:after|following|completion of) [^.]{0,40}first[- ]line|salvage|"
+    r"recurrent [^.]{0,30}after|intolerant (?:of|to) (?:standard|prior)"
 )
 _ANY = _rx(r"any line|regardless of (?:prior|previous)|with or without prior")
 
@@ -280,10 +295,13 @@ _ANY = _rx(r"any line|regardless of (?:prior|previous)|with or without prior")
 _CAP = _rx(r"no more than (?:one|1|two|2|three|3) prior|not more than (?:one|1|two|2) prior|"
            r"no limit (?:to|on) the number of prior|0[-–]\d prior")
 _LINE_IRRELEVANT = _rx(r"biops|tissue|specimen|lesions? (?:located|situated|in a previously)|irradiated|"
-                       r"hepatitis|infection|toxicit|recovered|resolution|hypersens|allerg|\bCNS\b|brain|bowel|"
+                       r"hepatitis|infection|toxicit|recovered|resolution|"
+                       r"hypersens|allerg|\bCNS\b|brain|bowel|"
                        r"steroid|transplant|other malignan|prior malignan|second malignan")
-_FIRST_EXCL = _rx(r"\b(?:prior|previous|any|received|receipt of)\b[^.]{0,40}\b(?:systemic|systematic|chemotherap\w*|"
-                  r"anti-?cancer|treatment|therapy)[^.]{0,60}\b(?:for|in) (?:the )?(?:advanced|metastatic|MPM|"
+_FIRST_EXCL = _rx(r"\b(?:prior|previous|any|received|"
+                  r"receipt of)\b[^.]{0,40}\b(?:systemic|systematic|chemotherap\w*|"
+                  r"anti-?cancer|treatment|therapy)[^.]{0,60}\b(?:for|"
+                  r"in) (?:the )?(?:advanced|metastatic|MPM|"
                   r"mesothelioma|locally advanced|recurrent|unresectable|[A-Z]{2,})")
 
 
@@ -403,7 +421,8 @@ def histology(t: TrialText) -> Result:
     for it in items:
         if it.section == "exclusion":
             for name, rx in _SUBTYPES.items():
-                if rx.search(it.flat) and (_MESO_ITEM.search(it.flat) or re.search(r"histolog", it.flat, re.I)):
+                named = _MESO_ITEM.search(it.flat) or re.search(r"histolog", it.flat, re.I)
+                if rx.search(it.flat) and named:
                     excluded_sub.add(name)
     subtypes = [s for s in subtypes if s not in excluded_sub]
     if not sites:
@@ -464,7 +483,8 @@ ADVANCED_DISEASE = Facet("advanced_disease", _reads("trials.title", "trials.offi
                                                     "trials.conditions", "trials.keywords"),
                          advanced_disease, ("yes", "no", "unknown"), advanced_disease.__doc__ or "")
 PRIOR_IMMUNOTHERAPY = Facet("prior_immunotherapy", _reads(), prior_immunotherapy,
-                            ("excluded", "required", "allowed", "unstated"), prior_immunotherapy.__doc__ or "")
+                            ("excluded", "required", "allowed", "unstated"),
+                            prior_immunotherapy.__doc__ or "")
 LINE_OF_THERAPY = Facet("line_of_therapy", _reads("trials.title", "trials.official_title"), line_of_therapy,
                         ("first_line", "previously_treated", "any", "unknown"), line_of_therapy.__doc__ or "")
 HISTOLOGY = Facet("histology", _reads("trials.title", "trials.official_title", "trials.conditions",

@@ -164,7 +164,8 @@ class Report:
             for name, m in s.singles.items():
                 out.append(f"{name}: accuracy {m.correct}/{m.n} = {m.accuracy:.3f}")
                 out.append("  " + "  ".join(
-                    f"{v}: P={_fmt(m.precision_recall(v)[0])} R={_fmt(m.precision_recall(v)[1])}" for v in m.values))
+                    f"{v}: P={_fmt(m.precision_recall(v)[0])} R={_fmt(m.precision_recall(v)[1])}"
+                    for v in m.values))
                 out.append("  confusion (rows = label, columns = predicted):")
                 out.append("  " + " " * 20 + "".join(f"{v[:12]:>13}" for v in m.values))
                 for g in m.values:
@@ -176,6 +177,12 @@ class Report:
                 out.append("  disagreements:")
                 out += [f"    {e}" for e in s.errors]
         return "\n".join(out)
+
+
+def _fs(value: object) -> frozenset[str]:
+    if value is None or isinstance(value, str):
+        return frozenset([value] if value else [])
+    return frozenset(str(v) for v in value)  # type: ignore[attr-defined]
 
 
 def _fmt(x: float) -> str:
@@ -234,7 +241,7 @@ def _split_report(name: str, labels: list[Label], rows: Mapping[str, Mapping[str
     h_n = h_sites = h_sub = 0
     for lab in labels:
         row = rows[lab.nct_id]
-        pred = frozenset(row["intervention_classes"])  # type: ignore[arg-type]
+        pred = _fs(row["intervention_classes"])
         cm.n += 1
         cm.exact += pred == lab.intervention_classes
         for c in CLASSES:
@@ -258,9 +265,9 @@ def _split_report(name: str, labels: list[Label], rows: Mapping[str, Mapping[str
             if gold != got:
                 errors.append(f"{lab.nct_id} {f}: label {gold} got {got} "
                               f"[{str(row[f + '_evidence'])[:100]}]")
-        if lab.histology_sites or lab.histology_subtypes or row["histology_sites"] is not None and \
-                len(row["histology_sites"]) > 0:  # type: ignore[arg-type]
+        got_sites, got_sub = _fs(row["histology_sites"]), _fs(row["histology_subtypes"])
+        if lab.histology_sites or lab.histology_subtypes or got_sites or got_sub:
             h_n += 1
-            h_sites += frozenset(row["histology_sites"]) == lab.histology_sites  # type: ignore[arg-type]
-            h_sub += frozenset(row["histology_subtypes"]) == lab.histology_subtypes  # type: ignore[arg-type]
+            h_sites += got_sites == lab.histology_sites
+            h_sub += got_sub == lab.histology_subtypes
     return SplitReport(name, len(labels), cm, singles, h_n, h_sites, h_sub, errors)

@@ -74,7 +74,8 @@ def _agent_hits(vocab: Vocabulary, text: str, cancer: bool, source: str = "agent
     return hits
 
 
-def _pattern_hits(vocab: Vocabulary, text: str, cancer: bool, iv_type: str, *, description: bool) -> list[Hit]:
+def _pattern_hits(vocab: Vocabulary, text: str, cancer: bool, iv_type: str, *,
+                  description: bool) -> list[Hit]:
     hits: list[Hit] = []
     for p in vocab.patterns:
         if p.cancer_only and not cancer:
@@ -146,7 +147,8 @@ def classify_trial(t: TrialText, vocab: Vocabulary | None = None) -> tuple[Resul
     evidence is one verbatim piece per class, in the same order."""
     vocab = vocab or load()
     cancer = is_cancer_trial(t)
-    per_iv: list[tuple[Intervention, Resolution]] = [(iv, resolve(iv, cancer, vocab)) for iv in t.interventions]
+    per_iv: list[tuple[Intervention, Resolution]] = [
+        (iv, resolve(iv, cancer, vocab)) for iv in t.interventions]
     hits: list[Hit] = [h for _, r in per_iv for h in r.hits]
     if any(r.unresolved for _, r in per_iv):
         for term in t.mesh_interventions:

@@ -95,7 +95,7 @@ def _rows(df: pd.DataFrame | None) -> dict[str, list[dict[str, Any]]]:
     if df is None or df.empty:
         return out
     for rec in df.to_dict("records"):
-        out.setdefault(_s(rec.get("nct_id")), []).append(rec)
+        out.setdefault(_s(rec.get("nct_id")), []).append({str(k): v for k, v in rec.items()})
     return out
 
 
@@ -159,7 +159,8 @@ _PDQ_SPLIT = re.compile(
     r"Life expectancy|Hematopoietic|Hepatic|Renal|Cardiovascular|Pulmonary|PATIENT CHARACTERISTICS|"
     r"PRIOR CONCURRENT THERAPY|DISEASE CHARACTERISTICS)\b)"
 )
-_SENT_SPLIT = re.compile(r"(?<![ (]i\.e)(?<![ (]e\.g)(?<!\bvs)(?<!\betc)(?<!\bincl)(?<!\bapprox)(?<=[a-z0-9)\]%])[.;]\s+(?=[A-Z(])")
+_SENT_SPLIT = re.compile(r"(?<![ (]i\.e)(?<![ (]e\.g)(?<!\bvs)(?<!\betc)(?<!\bincl)(?<!\bapprox)"
+                         r"(?<=[a-z0-9)\]%])[.;]\s+(?=[A-Z(])")
 _BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)]|[a-z][.)]|[ivx]{1,4}[.)])\s+")
 
 
