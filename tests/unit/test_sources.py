@@ -249,3 +249,23 @@ def test_record_from_v2__rejects_records_without_nct_id() -> None:
         record_from_v2({"protocolSection": {"identificationModule": {"nctId": "12345"}}}, "v2-study", "x")
     with pytest.raises(ImportFormatError):
         record_from_v2(["not", "a", "dict"], "v2-study", "x")
+
+
+def test_iter_records__gzipped_jsonl_built_from_real_records(shared_dir: Path, tmp_path: Path) -> None:
+    import gzip
+
+    ids = ["NCT02628535", "NCT06790706"]
+    path = tmp_path / "studies.jsonl.gz"
+    path.write_bytes(gzip.compress(b"\n".join(orjson.dumps(_study(shared_dir, i)) for i in ids)))
+    recs, errors, _ = _collect([path])
+    assert errors == []
+    assert [r.nct_id for r in recs] == ids
+    assert {r.source for r in recs} == {str(path)}
+
+
+def test_iter_records__truncated_pretty_json_is_invalid_json(shared_dir: Path, tmp_path: Path) -> None:
+    body = (shared_dir / "v2/studies/NCT02628535.json").read_bytes()
+    assert body.count(b"\n") > 10  # pretty-printed
+    (tmp_path / "cut.json").write_bytes(body[: len(body) // 2])
+    _recs, errors, _ = _collect([tmp_path])
+    assert len(errors) == 1 and "invalid JSON:" in str(errors[0][1])

@@ -10,6 +10,7 @@ Formats are detected from the content (see :func:`detect_format`), not trusted f
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import re
@@ -46,7 +47,7 @@ SkipHandler = Callable[[str, str], None]
 
 NOT_STUDY_DATA = "not study data"
 _NCT = re.compile(r"^NCT\d{8}$")
-_DATA_EXTS = {".json", ".jsonl", ".ndjson", ".xml", ".zip", ".csv"}
+_DATA_EXTS = {".json", ".jsonl", ".ndjson", ".xml", ".zip", ".csv", ".gz"}
 _JSONL_EXTS = {".jsonl", ".ndjson"}
 
 
@@ -91,13 +92,15 @@ def record_from_v2(data: Any, source_format: str, source: str, *, partial: bool 
 def detect_format(name: str, head: bytes) -> str:
     """Guess a file's format from its name and first bytes.
 
-    Returns ``"zip"``, ``"xml"``, ``"json"``, ``"jsonl"``, ``"csv"`` or ``"other"`` (not study
+    Returns ``"zip"``, ``"gzip"``, ``"xml"``, ``"json"``, ``"jsonl"``, ``"csv"`` or ``"other"`` (not study
     data, e.g. YAML specs, Markdown, TSV). JSON flavours (single study, page, download array,
     metadata) are told apart after parsing.
     """
     ext = os.path.splitext(name.lower())[1]
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return "zip"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
     body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if ext in _JSONL_EXTS:
         return "jsonl"
@@ -156,12 +159,29 @@ def _iter_jsonl(lines: Iterable[bytes], fmt_hint: str | None, source: str,
             on_error(f"{source}:{lineno}", ImportFormatError(str(exc)))
 
 
+def _first_line_is_json(content: bytes) -> bool:
+    first = content.lstrip().split(b"\n", 1)[0].strip()
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
 def _iter_blob(name: str, content: bytes, *, in_zip: bool,
                on_error: ErrorHandler, on_skip: SkipHandler) -> Iterator[RawStudy]:
     kind = detect_format(name, content[:512])
     json_fmt = "zip" if in_zip else None
     if kind == "zip":
         yield from _iter_zip(name, zipfile.ZipFile(io.BytesIO(content)), on_error, on_skip)
+    elif kind == "gzip":
+        try:
+            inner = gzip.decompress(content)
+        except (OSError, EOFError) as exc:
+            raise ImportFormatError(f"bad gzip file: {exc}") from exc
+        inner_name = name[:-3] if name.lower().endswith(".gz") else name
+        for rec in _iter_blob(inner_name, inner, in_zip=in_zip, on_error=on_error, on_skip=on_skip):
+            yield RawStudy(rec.data, rec.source_format, name, rec.record_date, rec.partial)
     elif kind == "xml":
         if b"<clinical_study" not in content[:4096]:
             raise _NotStudyData("XML without <clinical_study>")
@@ -172,7 +192,7 @@ def _iter_blob(name: str, content: bytes, *, in_zip: bool,
         try:
             obj = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
-            if content.count(b"\n") > 1:  # maybe JSON Lines without the extension
+            if _first_line_is_json(content):  # JSON Lines without the extension
                 yield from _iter_jsonl(content.splitlines(), json_fmt, name, on_error)
                 return
             raise ImportFormatError(f"invalid JSON: {exc}") from exc
