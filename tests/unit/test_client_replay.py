@@ -279,3 +279,29 @@ def test_fault_plan__counts_in_given_order() -> None:
     plan = R.FaultPlan(["429:2", "503:1"])
     kinds = [f.kind if f else None for f in (plan.take(["429", "503"]) for _ in range(4))]
     assert kinds == ["429", "429", "503", None]
+
+
+def test_select_studies__partial_date_and_numeric_ranges(store: R.StudyStore) -> None:
+    dates = {
+        n: s["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"]
+        for n, s in store.studies.items()
+    }
+    in_2024 = set(R.select_studies(store, {"filter.advanced": "AREA[LastUpdatePostDate]RANGE[2024,2024]"}))
+    assert in_2024 == {n for n, d in dates.items() if d.startswith("2024")}
+    assert in_2024
+    big = set(R.select_studies(store, {"filter.advanced": "AREA[EnrollmentCount]RANGE[1000,MAX]"}))
+    counts = {
+        n: s["protocolSection"].get("designModule", {}).get("enrollmentInfo", {}).get("count")
+        for n, s in store.studies.items()
+    }
+    assert big == {n for n, c in counts.items() if isinstance(c, int) and c >= 1000}
+    assert big
+    adults = set(R.select_studies(store, {"filter.advanced": "AREA[MinimumAge]RANGE[MIN, 17 years]"}))
+    for n in adults:
+        age = store.studies[n]["protocolSection"]["eligibilityModule"]["minimumAge"]
+        assert float(age.split()[0]) <= 17
+
+
+def test_select_studies__sort_takes_two_items_at_most(store: R.StudyStore) -> None:
+    with pytest.raises(R.ReplayError, match="at most 2"):
+        R.select_studies(store, {"sort": "StartDate,LastUpdatePostDate,EnrollmentCount"})

@@ -361,23 +361,23 @@ def _cmp_value(value: str) -> tuple[int, Any]:
 
 
 def _in_range(values: Iterable[Any], low: str | None, high: str | None) -> bool:
+    """Dates (and other text) compare as strings, numbers numerically (units ignored)."""
     for v in values:
         if isinstance(v, bool):
             continue
-        key = _cmp_value(str(v))
-        if low is not None:
-            lk = _cmp_value(low)
-            if lk[0] != key[0] or key[1] < lk[1]:
+        kind, key = _cmp_value(str(v))
+        if kind == 1:  # text/date: a partial bound ("2024") covers the whole period
+            if low is not None and str(key) < low.strip():
                 continue
-        if high is not None:
-            hk = _cmp_value(high)
-            if hk[0] != key[0]:
+            if high is not None and str(key)[: len(high.strip())] > high.strip():
                 continue
-            # a partial date bound ("2024") includes the whole period
-            if key[0] == 1 and str(key[1])[: len(str(hk[1]))] > str(hk[1]):
-                continue
-            if key[0] == 0 and key[1] > hk[1]:
-                continue
+            return True
+        lo = _cmp_value(low) if low is not None else None
+        hi = _cmp_value(high) if high is not None else None
+        if lo is not None and (lo[0] != 0 or key < lo[1]):
+            continue
+        if hi is not None and (hi[0] != 0 or key > hi[1]):
+            continue
         return True
     return False
 
@@ -667,6 +667,8 @@ def select_studies(store: StudyStore, query: Mapping[str, str]) -> list[str]:
             ids = [i for i in ids if expression_matches(store, i, groups, "query.term")]
     sort = query.get("sort")
     if sort:
+        if len(split_list(sort)) > 2:
+            raise ReplayError(400, "`sort` takes at most 2 items")
         for name, desc in reversed([_sort_key_fn(store, s) for s in split_list(sort)]):
             if name == "@relevance":
                 continue
