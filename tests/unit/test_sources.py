@@ -269,3 +269,16 @@ def test_iter_records__truncated_pretty_json_is_invalid_json(shared_dir: Path, t
     (tmp_path / "cut.json").write_bytes(body[: len(body) // 2])
     _recs, errors, _ = _collect([tmp_path])
     assert len(errors) == 1 and "invalid JSON:" in str(errors[0][1])
+
+
+def test_iter_records__garbage_collector_is_restored(shared_dir: Path) -> None:
+    import gc
+
+    assert gc.isenabled()
+    it = iter_records([shared_dir / "v2" / "studies"])
+    next(it)
+    assert not gc.isenabled()  # paused while the walk is in progress
+    it.close()
+    assert gc.isenabled()
+    assert len(list(iter_records([shared_dir / "v2" / "studies-field-limited"]))) == 3
+    assert gc.isenabled()
