@@ -59,8 +59,12 @@ def test_explainer__never_states_unconfirmed_as_fact_nor_advises(name: str) -> N
 
 
 def test_for_classes__maps_classes_to_explainers_without_repeats() -> None:
-    got = [e.name for e in explainers.for_classes(["car_t", "other_cell_therapy", "checkpoint_inhibitor",
-                                                   "chemotherapy"])]
+    got = [
+        e.name
+        for e in explainers.for_classes(
+            ["car_t", "other_cell_therapy", "checkpoint_inhibitor", "chemotherapy"]
+        )
+    ]
     assert got == ["checkpoint_inhibitors", "cell_therapy"]
 
 

@@ -23,8 +23,19 @@ def _v2_locations(shared_dir: Path, nct_id: str) -> pd.DataFrame:
     rows = []
     for loc in data["protocolSection"]["contactsLocationsModule"]["locations"]:
         point = loc.get("geoPoint") or {}
-        rows.append([nct_id, loc.get("facility"), loc.get("city"), loc.get("state"), loc.get("zip"),
-                     loc.get("country"), point.get("lat"), point.get("lon"), loc.get("status")])
+        rows.append(
+            [
+                nct_id,
+                loc.get("facility"),
+                loc.get("city"),
+                loc.get("state"),
+                loc.get("zip"),
+                loc.get("country"),
+                point.get("lat"),
+                point.get("lon"),
+                loc.get("status"),
+            ]
+        )
     return pd.DataFrame(rows, columns=LOC_COLS)
 
 
@@ -33,9 +44,19 @@ def _xml_locations(shared_dir: Path, nct_id: str) -> pd.DataFrame:
     root = etree.parse(str(shared_dir / "classic-xml" / f"{nct_id}.xml")).getroot()
     rows = []
     for loc in root.iter("location"):
-        rows.append([nct_id, loc.findtext("facility/name"), loc.findtext("facility/address/city"),
-                     loc.findtext("facility/address/state"), loc.findtext("facility/address/zip"),
-                     loc.findtext("facility/address/country"), None, None, loc.findtext("status")])
+        rows.append(
+            [
+                nct_id,
+                loc.findtext("facility/name"),
+                loc.findtext("facility/address/city"),
+                loc.findtext("facility/address/state"),
+                loc.findtext("facility/address/zip"),
+                loc.findtext("facility/address/country"),
+                None,
+                None,
+                loc.findtext("status"),
+            ]
+        )
     return pd.DataFrame(rows, columns=LOC_COLS)
 
 

@@ -112,7 +112,9 @@ def _sidebar(prepared: Prepared) -> None:
     counts = opts.class_counts
     sb = st.sidebar
     sb.header("Filters")
-    sb.button("Clear all filters", on_click=_reset, icon=":material/filter_alt_off:", width="stretch")
+    sb.button(
+        "Clear all filters", on_click=_reset, icon=":material/filter_alt_off:", width="stretch", key="f_clear"
+    )
 
     sb.subheader("Type of treatment")
     sb.checkbox("Any immunotherapy", key=K_IO, help=components.tip("immunotherapy"))

@@ -1,0 +1,46 @@
+"""Reading the app's output in AppTest, and expected values computed straight from the tables."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+from streamlit.testing.v1 import AppTest
+
+DEFAULT_STATUSES = {"RECRUITING", "NOT_YET_RECRUITING"}
+
+
+def match_count(at: AppTest) -> int:
+    for h in at.subheader:
+        m = re.match(r"^([\d,]+) trials? match", h.value)
+        if m:
+            return int(m.group(1).replace(",", ""))
+    raise AssertionError(f"no match count in {[h.value for h in at.subheader]}")
+
+
+def result_ids(at: AppTest) -> list[str]:
+    """The NCT IDs in the results table, in order (empty when there are no results)."""
+    if match_count(at) == 0:
+        return []
+    df = at.dataframe[0].value
+    return [str(x) for x in df["NCT ID"]]
+
+
+def merged(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """trials + facets + eligibility, one row per trial, plain Python values."""
+    t = tables["trials"][["nct_id", "title", "overall_status", "phases", "interventions"]].copy()
+    f = tables["facets"]
+    e = tables["eligibility"][["nct_id", "min_age_years", "max_age_years", "sex"]]
+    out = t.merge(f, on="nct_id", how="left").merge(e, on="nct_id", how="left")
+    for col in ("phases", "interventions", "intervention_classes", "histology_sites", "histology_subtypes"):
+        out[col] = [list(v) if v is not None and not (isinstance(v, float)) else [] for v in out[col]]
+    out["nct_id"] = out["nct_id"].astype(str)
+    return out
+
+
+def ids(df: pd.DataFrame) -> set[str]:
+    return set(df["nct_id"].astype(str))
+
+
+def open_default(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["overall_status"].isin(DEFAULT_STATUSES)]
