@@ -20,7 +20,7 @@ def _rx(src: str) -> re.Pattern[str]:
     return re.compile(src, re.I)
 
 
-def items_of(t: TrialText) -> list[Item]:
+def items_of(t: TrialText) -> tuple[Item, ...]:
     return segment(t.criteria, t.inclusion, t.exclusion)
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from trialfinder.facets.base import Facet, Result
 from trialfinder.facets.text import Intervention, TrialText, is_cancer_trial
-from trialfinder.facets.vocabulary import CLASSES, Vocabulary, load, name_key
+from trialfinder.facets.vocabulary import CLASSES, Vocabulary, agent_matches, load, name_key
 
 _NEG_SENT = re.compile(
     r"\b(?:prior(?! to)|previous(?:ly)?|progress\w*|refractory|failed|failure|resistant|unlike|compared|"
@@ -65,7 +65,7 @@ def _ordered(classes: object) -> list[str]:
 
 def _agent_hits(vocab: Vocabulary, text: str, cancer: bool, source: str = "agent") -> list[Hit]:
     hits: list[Hit] = []
-    for m in vocab.agent_regex.finditer(text):
+    for m in agent_matches(vocab, text):
         agent = vocab.agent_by_key.get(name_key(m.group(0)))
         if agent is None or (agent.cancer_only and not cancer):
             continue

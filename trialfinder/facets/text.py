@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import pandas as pd
@@ -174,7 +175,8 @@ def _pieces(text: str) -> Iterator[str]:
                     yield piece
 
 
-def segment(criteria: str, inclusion: str = "", exclusion: str = "") -> list[Item]:
+@lru_cache(maxsize=4096)
+def segment(criteria: str, inclusion: str = "", exclusion: str = "") -> tuple[Item, ...]:
     """Criteria items with their section. Uses the inclusion/exclusion columns when the normalizer
     split the text, else the headings inside ``criteria``; text outside both is ``other``."""
     items: list[Item] = []
@@ -182,7 +184,7 @@ def segment(criteria: str, inclusion: str = "", exclusion: str = "") -> list[Ite
         for sec, txt in (("inclusion", inclusion), ("exclusion", exclusion)):
             for p in _pieces(txt):
                 items.append(Item(p, sec))  # type: ignore[arg-type]
-        return items
+        return tuple(items)
     section: Section = "other"
     for p in _pieces(criteria):
         m = _HEADING.match(p)
@@ -194,7 +196,7 @@ def segment(criteria: str, inclusion: str = "", exclusion: str = "") -> list[Ite
                 items.append(Item(rest.strip(), section))
             continue
         items.append(Item(p, section))
-    return items
+    return tuple(items)
 
 
 def clean_piece(text: str) -> str:

@@ -48,6 +48,7 @@ class Vocabulary:
     agents: tuple[Agent, ...]
     agent_regex: re.Pattern[str]  # one alternation over every name, longest first
     agent_by_key: dict[str, Agent]
+    first_tokens: dict[str, re.Pattern[str]]  # first word of a name → alternation of those names
     patterns: tuple[Pattern, ...]
     allergen: re.Pattern[str]
     other: tuple[re.Pattern[str], ...]
@@ -58,6 +59,38 @@ class Vocabulary:
 def name_key(name: str) -> str:
     """Lower-case name without spaces/hyphens: the key names and matches are compared on."""
     return re.sub(r"[\s\-‐–]+", "", name.lower())
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+
+
+def first_token(name: str) -> str:
+    """Lower-case first alphanumeric run of a name (the key of the matching prefilter)."""
+    m = _TOKEN.search(name)
+    return m.group(0).lower() if m else ""
+
+
+def agent_matches(vocab: Vocabulary, text: str) -> list[re.Match[str]]:
+    """Every curated agent name in ``text`` (longest match at each position), found through a
+    first-word prefilter so that only plausible names are tried."""
+    found: list[re.Match[str]] = []
+    seen_tokens: set[str] = set()
+    for tok in _TOKEN.findall(text):
+        key = tok.lower()
+        if key in seen_tokens:
+            continue
+        seen_tokens.add(key)
+        rx = vocab.first_tokens.get(key)
+        if rx is not None:
+            found += list(rx.finditer(text))
+    found.sort(key=lambda m: (m.start(), -(m.end() - m.start())))
+    out: list[re.Match[str]] = []
+    end = -1
+    for m in found:
+        if m.start() >= end:
+            out.append(m)
+            end = m.end()
+    return out
 
 
 def _name_regex(name: str) -> str:
@@ -89,6 +122,10 @@ def build(data: dict[str, Any]) -> Vocabulary:
             by_key.setdefault(name_key(n), agent)
             alts.append((n, _name_regex(n)))
     alts.sort(key=lambda a: -len(a[0]))
+    by_token: dict[str, list[str]] = {}
+    for n, r in alts:
+        by_token.setdefault(first_token(n), []).append(r)
+    first_tokens = {k: _rx("|".join(f"(?:{r})" for r in v)) for k, v in by_token.items()}
     patterns = []
     for p in data.get("pattern", []):
         if p["class"] not in CLASSES:
@@ -106,6 +143,7 @@ def build(data: dict[str, Any]) -> Vocabulary:
         agents=tuple(agents),
         agent_regex=_rx("|".join(f"(?:{r})" for _, r in alts)),
         agent_by_key=by_key,
+        first_tokens=first_tokens,
         patterns=tuple(patterns),
         allergen=others[0],
         other=tuple(others[1:]),
@@ -130,5 +168,5 @@ def lookup(name: str) -> Agent | None:
     agent = vocab.agent_by_key.get(name_key(name))
     if agent:
         return agent
-    m = vocab.agent_regex.search(name)
-    return vocab.agent_by_key.get(name_key(m.group(0))) if m else None
+    ms = agent_matches(vocab, name)
+    return vocab.agent_by_key.get(name_key(ms[0].group(0))) if ms else None
