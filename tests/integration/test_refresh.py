@@ -25,16 +25,11 @@ from trialfinder.refresh import LogProgress, import_into_store, refresh
 from trialfinder.store import Store, list_snapshots, load_current, read_last_refresh
 
 MESO = {"NCT02628535", "NCT06790706"}
-NUMBERS: dict[str, Any] = {}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _report_numbers(request: pytest.FixtureRequest) -> Any:
-    """Write the numbers measured by this module to the terminal summary (never asserted on)."""
-    yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and NUMBERS:
-        reporter.write_line("refresh/import numbers: " + json.dumps(NUMBERS))
+def report(what: str, numbers: dict[str, Any]) -> None:
+    """Numbers for the engineering notes (visible with ``pytest -s``; never asserted on)."""
+    print(f"\nnumbers {what}: {json.dumps(numbers)}")
 
 
 def _settings(url: str, tmp_path: Path, **kw: Any) -> Settings:
@@ -93,10 +88,10 @@ def test_refresh__saved_searches_then_unchanged_makes_one_request(
     assert second.requests_made == 1
     assert list_snapshots(settings.data_dir) == [snap.name]
     assert read_last_refresh(settings.data_dir)["status"] == "skipped"  # type: ignore[index]
-    NUMBERS["saved searches"] = {
+    report("saved searches", {
         "first_requests": first.requests_made, "first_s": round(t1 - t0, 2),
         "second_requests": second.requests_made, "second_s": round(t3 - t2, 2),
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 def test_refresh__all_recorded_studies_full_then_incremental_change(
@@ -140,11 +135,11 @@ def test_refresh__all_recorded_studies_full_then_incremental_change(
     assert snap2.manifest["previous"] == snap1.name
     out = CliRunner().invoke(cli, ["changes", "--data-dir", str(settings.data_dir)])
     assert f"{nct}  status_changed" in out.output and f"{old_status} -> {new_status}" in out.output
-    NUMBERS["all recorded"] = {
+    report("all recorded", {
         "full_requests": first.requests_made, "full_s": round(t1 - t0, 2), "rows": rows,
         "incremental_requests": second.requests_made, "incremental_studies": second.studies_fetched,
         "incremental_s": round(t3 - t2, 2),
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 def test_refresh__incremental_request_carries_last_update_filter(
@@ -248,7 +243,7 @@ def test_import__shared_ctgov_every_nct_id_exactly_once(shared_dir: Path, tmp_pa
     assert snap.manifest["mode"] == "import"
     for t in ("trials", "conditions", "interventions", "arms", "locations", "eligibility"):
         assert set(snap.tables[t]["nct_id"]) <= set(ids)
-    NUMBERS["import shared"] = {
+    report("import shared", {
         "trials": len(ids), "expected_v2_xml": len(expected), "s": round(elapsed, 2),
         "rows": {k: len(v) for k, v in snap.tables.items()}, "records_read": result.studies_fetched,
-    }  # fmt: skip
+    })  # fmt: skip
