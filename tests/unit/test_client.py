@@ -160,3 +160,19 @@ def test_polite_adapter__spaces_requests_by_rate(monkeypatch: pytest.MonkeyPatch
     clock.now += 10  # a pause longer than the interval: no wait
     adapter.send(request)
     assert len(clock.sleeps) == 2
+
+
+def test_capped_retry__backoff_never_below_polite_interval() -> None:
+    retry = C.CappedRetry(
+        total=5, status_forcelist={503}, backoff_factor=0.1, min_wait=0.5, raise_on_status=False
+    )
+    first = retry.increment("GET", "/api/v2/version", response=_response(503, {}))
+    assert first.get_backoff_time() == 0.5  # urllib3 alone would say 0 for the first retry
+    third = first.increment("GET", "/", response=_response(503, {})).increment(
+        "GET", "/", response=_response(503, {})
+    )
+    assert third.get_backoff_time() == pytest.approx(0.5)  # 0.1 * 2**2 = 0.4 < 0.5
+    fifth = third.increment("GET", "/", response=_response(503, {})).increment(
+        "GET", "/", response=_response(503, {})
+    )
+    assert fifth.get_backoff_time() == pytest.approx(1.6)  # 0.1 * 2**4

@@ -79,15 +79,23 @@ class CappedRetry(Retry):
     :class:`RateLimitedError`); each retry attempt is counted in ``counter``.
     """
 
-    def __init__(self, *args: Any, cap: float = 60.0, counter: _Counter | None = None, **kw: Any) -> None:
+    def __init__(self, *args: Any, cap: float = 60.0, counter: _Counter | None = None, min_wait: float = 0.0,
+                 **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.cap = cap
         self.counter = counter
+        self.min_wait = min_wait
 
     def new(self, **kw: Any) -> CappedRetry:
         kw.setdefault("cap", self.cap)
         kw.setdefault("counter", self.counter)
+        kw.setdefault("min_wait", self.min_wait)
         return super().new(**kw)
+
+    def get_backoff_time(self) -> float:
+        """urllib3's jittered exponential backoff, but never less than the polite interval (1/rate):
+        urllib3 would retry the first failure at once."""
+        return max(super().get_backoff_time(), self.min_wait)
 
     def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
                   error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> CappedRetry:
@@ -259,6 +267,7 @@ class CtgovClient:
             retry_after_max=int(s.retry_after_cap_s),
             cap=s.retry_after_cap_s,
             counter=self._counter,
+            min_wait=1.0 / s.rate_limit_per_s,
         )
 
     def _mount(self, session: requests.Session) -> None:
