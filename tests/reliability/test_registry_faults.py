@@ -325,7 +325,7 @@ def test_refresh__schema_drift_is_kept_as_text_and_never_crashes(
     trials = snap.tables["trials"].set_index("nct_id")
     assert len(trials) == 30 and snap.name != before.current
     assert trials.loc["NCT02628535", "overall_status"] == _DRIFT_STATUS
-    assert list(trials.loc["NCT02628535", "phases"]) == ["PHASE5"]
+    assert list(trials.loc["NCT02628535", "phases"]) == ["PHASE5"]  # type: ignore[arg-type]
     arms = snap.tables["arms"]
     assert set(arms[arms["nct_id"] == "NCT02628535"]["type"]) == {"HOLOGRAPHIC_COMPARATOR"}
     # the study without optional modules is still there, with empty related rows
@@ -338,7 +338,9 @@ def test_refresh__schema_drift_is_kept_as_text_and_never_crashes(
     # the change shows up as a status change, and the export carries it verbatim
     changes = snap.tables["changes"]
     assert ("NCT02628535", "status_changed") in set(zip(changes["nct_id"], changes["change"], strict=True))
-    res = CliRunner().invoke(cli, ["export", "-o", "-", "--data-dir", str(data_dir), "--status", _DRIFT_STATUS])
+    res = CliRunner().invoke(
+        cli, ["export", "-o", "-", "--data-dir", str(data_dir), "--status", _DRIFT_STATUS]
+    )
     assert res.exit_code == 0
     assert b"NCT02628535" in res.stdout_bytes and _DRIFT_STATUS.encode() in res.stdout_bytes
     # the previous snapshot is kept, untouched
