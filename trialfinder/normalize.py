@@ -14,9 +14,9 @@ import textwrap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from trialfinder.sources._text import age_in_years, std_ages_for
 from trialfinder.sources.base import RawStudy, gc_paused, record_key
@@ -321,8 +321,11 @@ class _Builder:
         for name in TABLE_SCHEMAS:
             chunks = self.chunks[name]
             table = pa.concat_tables(chunks) if chunks else _seq_schema(name).empty_table()
-            if keep is not None:
-                table = table.filter(pc.is_in(table[_SEQ], value_set=pa.array(keep, pa.int64())))
+            if keep is not None and table.num_rows:
+                seqs = table[_SEQ].to_numpy()
+                wanted = np.zeros(int(seqs.max()) + 1, dtype=bool)
+                wanted[[k for k in keep if k < len(wanted)]] = True
+                table = table.filter(pa.array(wanted[seqs]))
             out[name] = table.drop_columns([_SEQ]).to_pandas(types_mapper=pd.ArrowDtype)
         return out
 
@@ -441,6 +444,7 @@ def normalize(studies: Iterable[RawStudy], *, dedupe: bool = False) -> dict[str,
     """
     builder = _Builder()
     best: dict[str, tuple[tuple[str, bool], int]] = {}
+    superseded = 0
     with gc_paused():
         for seq, study in enumerate(studies):
             if dedupe:
@@ -449,11 +453,13 @@ def normalize(studies: Iterable[RawStudy], *, dedupe: bool = False) -> dict[str,
                     continue
                 key = record_key(study)
                 old = best.get(nct)
-                if old is not None and not key > old[0]:
-                    continue
+                if old is not None:
+                    if not key > old[0]:
+                        continue
+                    superseded += 1
                 best[nct] = (key, seq)
             builder.add(study, seq)
             if builder.pending >= _CHUNK:
                 builder.flush()
-        keep = sorted(s for _k, s in best.values()) if dedupe else None
+        keep = sorted(s for _k, s in best.values()) if dedupe and superseded else None
         return builder.frames(keep)
