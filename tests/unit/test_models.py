@@ -65,7 +65,7 @@ def _describe_spec(prop: dict[str, Any], schemas: dict[str, Any]) -> Any:
 
 
 def _model_fields() -> list[tuple[type[BaseModel], str, str, Any]]:
-    out = []
+    out: list[tuple[type[BaseModel], str, str, Any]] = []
     for model in MODELS:
         for name, info in model.model_fields.items():
             out.append((model, name, info.alias or name, info.annotation))

@@ -91,7 +91,7 @@ def test_normalize__standard_headings_always_split(v2_tables: dict[str, pd.DataF
         if "Inclusion Criteria:" in lines and "Exclusion Criteria:" in lines:
             checked += 1
             assert row.inclusion, row.nct_id
-            assert "Exclusion Criteria:" not in row.inclusion, row.nct_id
+            assert "Exclusion Criteria:" not in str(row.inclusion), row.nct_id
             after = str(row.criteria).rsplit("Exclusion Criteria:", 1)[1]
             assert bool(row.exclusion) == bool(after.strip()), row.nct_id
     assert checked > 1000

@@ -16,7 +16,7 @@ import os
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -285,7 +285,7 @@ def _ignore_skip(source: str, reason: str) -> None:
 
 
 def iter_records(paths: Iterable[str | os.PathLike[str]], *, on_error: ErrorHandler | None = None,
-                 on_skip: SkipHandler | None = None) -> Iterator[RawStudy]:
+                 on_skip: SkipHandler | None = None) -> Generator[RawStudy, None, None]:
     """Stream every study record in ``paths`` (files, folders recursively, zips).
 
     ``on_error(source, exc)`` gets each unreadable file (or record) and the walk goes on; without it
