@@ -522,7 +522,7 @@ def eval_cmd(labels: Path, data_dir: Path | None, debug: bool) -> None:
 
     \b
     Example:
-        trialfinder eval tests/data/facet_labels.csv
+        trialfinder eval bench/labels/dev.csv
     """
     from trialfinder.facets.evaluate import evaluate
     from trialfinder.store import load_current

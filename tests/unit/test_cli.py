@@ -220,3 +220,13 @@ def test_python_m_trialfinder__runs() -> None:
         [sys.executable, "-m", "trialfinder", "--help"], capture_output=True, text=True, check=True
     )
     assert "refresh" in out.stdout and "Exit codes" in out.stdout
+
+
+def test_eval__reports_on_current_snapshot(runner: CliRunner, shared_dir: Path) -> None:
+    labels = Path(cli_mod.__file__).resolve().parent.parent / "bench" / "labels" / "dev.csv"
+    assert runner.invoke(cli, ["import", str(shared_dir / "classic-xml")]).exit_code == 0
+    res = runner.invoke(cli, ["eval", str(labels)])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith(f"Facet evaluation against {labels}")
+    res = runner.invoke(cli, ["eval", str(labels.parent / "missing.csv")])
+    assert res.exit_code == 64  # click: the file does not exist
