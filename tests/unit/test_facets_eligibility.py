@@ -21,36 +21,59 @@ from trialfinder.facets.eligibility import (
 from trialfinder.facets.text import Intervention, TrialText, segment
 
 
-def trial(inclusion: str = "", exclusion: str = "", *, criteria: str = "", title: str = "Study",
-          conditions: tuple[str, ...] = ("Cancer",), keywords: tuple[str, ...] = ()) -> TrialText:
+def trial(
+    inclusion: str = "",
+    exclusion: str = "",
+    *,
+    criteria: str = "",
+    title: str = "Study",
+    conditions: tuple[str, ...] = ("Cancer",),
+    keywords: tuple[str, ...] = (),
+) -> TrialText:
     crit = criteria or f"Inclusion Criteria:\n\n{inclusion}\n\nExclusion Criteria:\n\n{exclusion}"
-    return TrialText("NCT00000000", title=title, conditions=conditions, keywords=keywords, criteria=crit,
-                     inclusion=inclusion, exclusion=exclusion)
+    return TrialText(
+        "NCT00000000",
+        title=title,
+        conditions=conditions,
+        keywords=keywords,
+        criteria=crit,
+        inclusion=inclusion,
+        exclusion=exclusion,
+    )
 
 
 # ------------------------------------------------------------------------------ prior immunotherapy
 
+
 def test_prior_immunotherapy__exclusion_names_checkpoint_antibodies() -> None:
     # NCT02899299 (CheckMate 743)
     sent = "Prior treatment with an anti-PD-1, anti-PD-L1, anti-PD-L2 oranti-CTLA-4 antibody"
-    r = prior_immunotherapy(trial("* Histologically confirmed pleural malignant mesothelioma",
-                                  f"* Prior chemotherapy for pleural mesothelioma\n* {sent}"))
+    r = prior_immunotherapy(
+        trial(
+            "* Histologically confirmed pleural malignant mesothelioma",
+            f"* Prior chemotherapy for pleural mesothelioma\n* {sent}",
+        )
+    )
     assert r.value == "excluded"
     assert r.evidence == (sent,)
 
 
 def test_prior_immunotherapy__washout_only_is_unstated() -> None:
     # NCT00003508 (PDQ style, no headings)
-    crit = ("PRIOR CONCURRENT THERAPY:\n\nBiologic therapy:\n\n-  At least 4 weeks since prior immunotherapy and "
-            "recovered\n\nChemotherapy:\n\n-  At least 4 weeks since prior chemotherapy")
+    crit = (
+        "PRIOR CONCURRENT THERAPY:\n\nBiologic therapy:\n\n-  At least 4 weeks since prior immunotherapy and "
+        "recovered\n\nChemotherapy:\n\n-  At least 4 weeks since prior chemotherapy"
+    )
     r = prior_immunotherapy(trial(criteria=crit))
     assert r.value == "unstated" and r.evidence == ()
 
 
 def test_prior_immunotherapy__negated_inclusion_excludes() -> None:
     # NCT03054298
-    inc = ("3. Failure of at least one prior standard of care chemotherapy for advanced stage disease. Prior "
-           "therapies against PD-1 or PDL-1 are NOT permissible.")
+    inc = (
+        "3. Failure of at least one prior standard of care chemotherapy for advanced stage disease. Prior "
+        "therapies against PD-1 or PDL-1 are NOT permissible."
+    )
     r = prior_immunotherapy(trial(inc, "1. Sarcomatoid mesothelioma histology"))
     assert r.value == "excluded"
     assert r.evidence == ("Prior therapies against PD-1 or PDL-1 are NOT permissible.",)
@@ -58,26 +81,38 @@ def test_prior_immunotherapy__negated_inclusion_excludes() -> None:
 
 def test_prior_immunotherapy__required_by_inclusion() -> None:
     # NCT04791839
-    sent = ("Previously treated with at least one line of therapy including an immune checkpoint blocker and no "
-            "more than 2 prior lines in the metastatic setting.")
-    r = prior_immunotherapy(trial(f"* Histologically confirmed metastatic squamous or non-squamous non-small cell "
-                                  f"lung cancer.\n* {sent}", "* History of prior solid organ transplantation"))
+    sent = (
+        "Previously treated with at least one line of therapy including an immune checkpoint blocker and no "
+        "more than 2 prior lines in the metastatic setting."
+    )
+    r = prior_immunotherapy(
+        trial(
+            f"* Histologically confirmed metastatic squamous or non-squamous non-small cell "
+            f"lung cancer.\n* {sent}",
+            "* History of prior solid organ transplantation",
+        )
+    )
     assert r.value == "required"
     assert line_of_therapy(trial(f"* {sent}")).value == "previously_treated"
 
 
 def test_prior_immunotherapy__explicitly_allowed() -> None:
     # NCT03710876 (INFINITE)
-    inc = ("5. Has failed a minimum of 1 treatment regimen and a maximum of 2 treatment regimens, which may have "
-           "been chemotherapeutic and/or immunotherapeutic treatment regimens for MPM which included at least 1 "
-           "anti-folate and platinum combination regimen.")
+    inc = (
+        "5. Has failed a minimum of 1 treatment regimen and a maximum of 2 treatment regimens, "
+        "which may have "
+        "been chemotherapeutic and/or immunotherapeutic treatment regimens for MPM which included at least 1 "
+        "anti-folate and platinum combination regimen."
+    )
     assert prior_immunotherapy(trial(inc)).value == "allowed"
 
 
 def test_prior_immunotherapy__cohorts_require_and_exclude_gives_allowed() -> None:
     # NCT04995523
-    inc = ("* Part A and Part B: Confirmed progression during treatment with a CPI-including regimen.\n"
-           "* Part C and Part D: No prior I/O treatment for metastatic NSCLC.")
+    inc = (
+        "* Part A and Part B: Confirmed progression during treatment with a CPI-including regimen.\n"
+        "* Part C and Part D: No prior I/O treatment for metastatic NSCLC."
+    )
     r = prior_immunotherapy(trial(inc, "* Previous treatment with an anti-TIGIT therapy"))
     assert r.value == "allowed"
     assert all(p in inc for p in r.evidence)
@@ -85,9 +120,13 @@ def test_prior_immunotherapy__cohorts_require_and_exclude_gives_allowed() -> Non
 
 def test_prior_immunotherapy__treatment_naive_excludes() -> None:
     # NCT04262856
-    sent = ("Histologically confirmed, treatment naive, metastatic squamous or non-squamous NSCLC with documented "
-            "high PD-L1 expression, with no epidermal growth factor receptor (EGFR) or anaplastic lymphoma kinase "
-            "(ALK) genomic tumor aberrations.")
+    sent = (
+        "Histologically confirmed, treatment naive, metastatic squamous or non-squamous NSCLC "
+        "with documented "
+        "high PD-L1 expression, with no epidermal growth factor receptor (EGFR) or anaplastic "
+        "lymphoma kinase "
+        "(ALK) genomic tumor aberrations."
+    )
     t = trial(f"* {sent}")
     assert prior_immunotherapy(t).value == "excluded"
     assert line_of_therapy(t).value == "first_line"
@@ -96,33 +135,42 @@ def test_prior_immunotherapy__treatment_naive_excludes() -> None:
 
 def test_prior_immunotherapy__long_window_is_an_exclusion() -> None:
     # NCT06860815: a 12-month window is not a mere washout
-    r = prior_immunotherapy(trial("* Patients with metastatic breast cancer", "* Prior immunotherapy in the past "
-                                  "12 months"))
+    r = prior_immunotherapy(
+        trial("* Patients with metastatic breast cancer", "* Prior immunotherapy in the past 12 months")
+    )
     assert r.value == "excluded"
 
 
 def test_prior_immunotherapy__allergen_immunotherapy_is_not_cancer_io() -> None:
     # NCT00267202 (allergic asthma)
-    t = trial("* History of at least moderate persistent allergic asthma",
-              "* History of treatment with immunotherapy to any allergen within past 3 years")
+    t = trial(
+        "* History of at least moderate persistent allergic asthma",
+        "* History of treatment with immunotherapy to any allergen within past 3 years",
+    )
     assert prior_immunotherapy(t).value == "unstated"
 
 
 def test_prior_immunotherapy__toxicity_clause_is_not_an_exclusion() -> None:
     # NCT05253105
-    t = trial("* Advanced solid tumors", "* History of immune-related AE resulting in discontinuation of prior "
-              "immunotherapy.")
+    t = trial(
+        "* Advanced solid tumors",
+        "* History of immune-related AE resulting in discontinuation of prior immunotherapy.",
+    )
     assert prior_immunotherapy(t).value == "unstated"
 
 
 def test_prior_immunotherapy__systemic_steroids_do_not_count() -> None:
     # NCT06646627
-    t = trial("* Recurrent ovarian cancer", "2. Requirement for systemic corticosteroid therapy at doses higher "
-              "than physiologic maintenance dosing")
+    t = trial(
+        "* Recurrent ovarian cancer",
+        "2. Requirement for systemic corticosteroid therapy at doses higher "
+        "than physiologic maintenance dosing",
+    )
     assert prior_immunotherapy(t).value == "unstated"
 
 
 # ------------------------------------------------------------------------------ advanced disease
+
 
 def test_advanced_disease__not_eligible_for_curative_surgery() -> None:
     # NCT02899299
@@ -133,17 +181,23 @@ def test_advanced_disease__not_eligible_for_curative_surgery() -> None:
 
 def test_advanced_disease__non_metastatic_resectable_is_no() -> None:
     # NCT05127824
-    sent = ("1. Histologically proven clear cell renal cancer that is non-metastatic and amenable to surgical "
-            "resection with no evidence of metastatic disease or lesions outside of the kidney.")
+    sent = (
+        "1. Histologically proven clear cell renal cancer that is non-metastatic and amenable to surgical "
+        "resection with no evidence of metastatic disease or lesions outside of the kidney."
+    )
     r = advanced_disease(trial(sent, "2. Known or suspected metastatic disease."))
     assert r.value == "no"
 
 
 def test_advanced_disease__liver_metastases_lab_line_is_not_evidence() -> None:
     # NCT04323202: ULN line mentions liver metastases; the trial is neoadjuvant for resectable disease
-    inc = ("* Aspartate aminotransferase (serum glutamic oxaloacetic transaminase) [AST (SGOT)] and alanine "
-           "aminotransferase --- <= 2.5 × ULN (≤5 × ULN for participants with liver metastases)")
-    t = trial(inc, title="Neoadjuvant-Adjuvant Pembrolizumab in Resectable Advanced Basal Cell Carcinoma of H&N")
+    inc = (
+        "* Aspartate aminotransferase (serum glutamic oxaloacetic transaminase) [AST (SGOT)] and alanine "
+        "aminotransferase --- <= 2.5 × ULN (≤5 × ULN for participants with liver metastases)"
+    )
+    t = trial(
+        inc, title="Neoadjuvant-Adjuvant Pembrolizumab in Resectable Advanced Basal Cell Carcinoma of H&N"
+    )
     assert advanced_disease(t).value == "no"
 
 
@@ -154,17 +208,23 @@ def test_advanced_disease__silent_criteria_use_title() -> None:
 
 
 def test_advanced_disease__non_cancer_trial_is_unknown() -> None:
-    t = trial("* History of at least moderate persistent allergic asthma", conditions=("Allergic Asthma",),
-              title="Omalizumab and Specific Immunotherapy in Allergic Asthma")
+    t = trial(
+        "* History of at least moderate persistent allergic asthma",
+        conditions=("Allergic Asthma",),
+        title="Omalizumab and Specific Immunotherapy in Allergic Asthma",
+    )
     assert advanced_disease(t).value == "unknown"
 
 
 # ------------------------------------------------------------------------------ line of therapy
 
+
 def test_line_of_therapy__no_more_than_one_prior_regimen_is_any() -> None:
     # NCT00006014 (PDQ style)
-    crit = ("PRIOR CONCURRENT THERAPY:\n\n-  No more than 1 prior systemic chemotherapy regimen\n\n-  At least 4 "
-            "weeks since prior systemic chemotherapy and recovered")
+    crit = (
+        "PRIOR CONCURRENT THERAPY:\n\n-  No more than 1 prior systemic chemotherapy regimen\n\n-  At least 4 "
+        "weeks since prior systemic chemotherapy and recovered"
+    )
     assert line_of_therapy(trial(criteria=crit)).value == "any"
 
 
@@ -178,9 +238,12 @@ def test_line_of_therapy__no_prior_chemotherapy_is_first_line() -> None:
 
 def test_line_of_therapy__early_disease_is_unknown() -> None:
     # NCT03661047: stage I-III colon cancer before surgery
-    inc = ("Participants have histologically confirmed adenocarcinoma of the colon that is localized, with no "
-           "evidence of distant metastasis (stage I, II, or III), and for which surgical resection of the primary "
-           "tumor is being planned;")
+    inc = (
+        "Participants have histologically confirmed adenocarcinoma of the colon that is localized, with no "
+        "evidence of distant metastasis (stage I, II, or III), and for which surgical resection "
+        "of the primary "
+        "tumor is being planned;"
+    )
     t = trial(inc, "Prior systemic or radiotherapy treatment for colorectal cancer.")
     assert advanced_disease(t).value == "no"
     assert line_of_therapy(t).value == "unknown"
@@ -189,24 +252,33 @@ def test_line_of_therapy__early_disease_is_unknown() -> None:
 
 # ------------------------------------------------------------------------------ histology / biomarkers
 
+
 def test_histology__sites_and_subtypes() -> None:
     # NCT03054298
-    inc = ("- Malignant pleural and peritoneal mesothelioma (histologically confirmed epithelial)\n"
-           "2. Confirmation of tumor mesothelin expression (≥50% of tumor cells)")
-    exc = ("1. Sarcomatoid mesothelioma histology which is known in the literature to not express mesothelin; "
-           "biphasic mesothelioma is also excluded.")
+    inc = (
+        "- Malignant pleural and peritoneal mesothelioma (histologically confirmed epithelial)\n"
+        "2. Confirmation of tumor mesothelin expression (≥50% of tumor cells)"
+    )
+    exc = (
+        "1. Sarcomatoid mesothelioma histology which is known in the literature to not express mesothelin; "
+        "biphasic mesothelioma is also excluded."
+    )
     t = trial(inc, exc, conditions=("Mesotheliomas Pleural", "Mesothelioma Peritoneum"))
     r = histology(t)
     assert r.value == (["pleural", "peritoneal"], ["epithelioid"])
-    assert r.evidence == ("Malignant pleural and peritoneal mesothelioma (histologically confirmed epithelial)",)
+    assert r.evidence == (
+        "Malignant pleural and peritoneal mesothelioma (histologically confirmed epithelial)",
+    )
     assert biomarkers(t).value == ["mesothelin"]
 
 
 def test_histology__excluded_sites_are_not_listed() -> None:
     # NCT02899299
-    t = trial("- Histologically confirmed pleural malignant mesothelioma not eligible for curative surgery",
-              "- Primitive peritoneal, pericardial and tunica vaginalis testis mesotheliomas",
-              conditions=("Mesothelioma",))
+    t = trial(
+        "- Histologically confirmed pleural malignant mesothelioma not eligible for curative surgery",
+        "- Primitive peritoneal, pericardial and tunica vaginalis testis mesotheliomas",
+        conditions=("Mesothelioma",),
+    )
     assert histology(t).value == (["pleural"], [])
 
 
@@ -218,9 +290,11 @@ def test_histology__non_mesothelioma_trial_is_empty() -> None:
 
 def test_biomarkers__testing_only_is_not_required() -> None:
     # NCT04334759 (DREAM3R)
-    t = trial("- Tumour tissue (Formalin-Fixed Paraffin-Embedded [FFPE]) available from diagnostic biopsy for "
-              "PD-L1 testing and other correlative biomarker testing at a central laboratory.",
-              conditions=("Pleural Mesothelioma",))
+    t = trial(
+        "- Tumour tissue (Formalin-Fixed Paraffin-Embedded [FFPE]) available from diagnostic biopsy for "
+        "PD-L1 testing and other correlative biomarker testing at a central laboratory.",
+        conditions=("Pleural Mesothelioma",),
+    )
     assert biomarkers(t).value == []
 
 
@@ -231,10 +305,18 @@ _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=4
 
 @settings(max_examples=150, deadline=None)
 @given(inc=_text, exc=_text, crit=_text, title=_text, name=_text, desc=_text)
-def test_facets_for_trial__never_crash_and_evidence_is_substring(inc: str, exc: str, crit: str, title: str,
-                                                                 name: str, desc: str) -> None:
-    t = TrialText("NCT00000000", title=title, conditions=("Mesothelioma",), criteria=crit, inclusion=inc,
-                  exclusion=exc, interventions=(Intervention("DRUG", name, desc, (), ()),))
+def test_facets_for_trial__never_crash_and_evidence_is_substring(
+    inc: str, exc: str, crit: str, title: str, name: str, desc: str
+) -> None:
+    t = TrialText(
+        "NCT00000000",
+        title=title,
+        conditions=("Mesothelioma",),
+        criteria=crit,
+        inclusion=inc,
+        exclusion=exc,
+        interventions=(Intervention("DRUG", name, desc, (), ()),),
+    )
     row, _ = facets_for_trial(t)
     for col, value in row.items():
         if col.endswith("_evidence") and value:

@@ -67,7 +67,9 @@ def test_compute_facets__arm_classes(labelled_tables: dict[str, pd.DataFrame]) -
     arms = compute_facets(labelled_tables)["arm_classes"]
     cm743 = arms[arms.nct_id == "NCT02899299"].set_index("arm_label")
     assert list(cm743.loc["Nivolumab and Ipilimumab"].intervention_classes) == ["checkpoint_inhibitor"]
-    assert list(cm743.loc["Pemetrexed and Cisplatin (or Carboplatin)"].intervention_classes) == ["chemotherapy"]
+    assert list(cm743.loc["Pemetrexed and Cisplatin (or Carboplatin)"].intervention_classes) == [
+        "chemotherapy"
+    ]
 
 
 def test_compute_facets__empty_tables() -> None:
@@ -119,20 +121,28 @@ def test_read_labels__errors(tmp_path: Path) -> None:
     with pytest.raises(DataError):
         read_labels(bad)
     wrong = tmp_path / "wrong.csv"
-    wrong.write_text("nct_id,split,intervention_classes,advanced_disease,prior_immunotherapy,line_of_therapy\n"
-                     "NCT02899299,dev,magic,yes,excluded,first_line\n", encoding="utf-8")
+    wrong.write_text(
+        "nct_id,split,intervention_classes,advanced_disease,prior_immunotherapy,line_of_therapy\n"
+        "NCT02899299,dev,magic,yes,excluded,first_line\n",
+        encoding="utf-8",
+    )
     with pytest.raises(DataError):
         read_labels(wrong)
 
 
-def test_evaluate__metrics_on_a_tiny_label_file(tmp_path: Path, labelled_tables: dict[str, pd.DataFrame]) -> None:
+def test_evaluate__metrics_on_a_tiny_label_file(
+    tmp_path: Path, labelled_tables: dict[str, pd.DataFrame]
+) -> None:
     f = tmp_path / "l.csv"
-    f.write_text("nct_id,split,intervention_classes,advanced_disease,prior_immunotherapy,line_of_therapy\n"
-                 "NCT02899299,dev,checkpoint_inhibitor;chemotherapy,yes,excluded,first_line\n"
-                 "NCT04334759,dev,checkpoint_inhibitor,no,excluded,first_line\n", encoding="utf-8")
+    f.write_text(
+        "nct_id,split,intervention_classes,advanced_disease,prior_immunotherapy,line_of_therapy\n"
+        "NCT02899299,dev,checkpoint_inhibitor;chemotherapy,yes,excluded,first_line\n"
+        "NCT04334759,dev,checkpoint_inhibitor,no,excluded,first_line\n",
+        encoding="utf-8",
+    )
     report = evaluate(f, labelled_tables)
     s = report.split("dev")
     assert s.singles["advanced_disease"].accuracy == 0.5
-    p, r, f1 = s.classes.micro()
+    p, r, _f1 = s.classes.micro()
     assert r == 1.0 and math.isclose(p, 3 / 4)  # DREAM3R also has chemotherapy, labelled wrongly here
     assert "NCT04334759 advanced_disease: label no got yes" in report.format()

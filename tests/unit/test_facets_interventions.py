@@ -34,14 +34,35 @@ def classes(i: Intervention, cancer: bool = True) -> list[str]:
         # NCT03907852: code name of gavo-cel
         (iv("DRUG", "TC-210 T Cells", "TC-210 T Cells"), ["car_t"]),
         # NCT01675765: CRS-207 only in other names
-        (iv("BIOLOGICAL", "Immunotherapy plus chemotherapy", "live attenuated double deleted Lm",
-            ("CRS-207", "Listeria", "pemetrexed", "cisplatin", "ALIMTA", "Platinol")), ["vaccine", "chemotherapy"]),
+        (
+            iv(
+                "BIOLOGICAL",
+                "Immunotherapy plus chemotherapy",
+                "live attenuated double deleted Lm",
+                ("CRS-207", "Listeria", "pemetrexed", "cisplatin", "ALIMTA", "Platinol"),
+            ),
+            ["vaccine", "chemotherapy"],
+        ),
         # NCT03610360 (DENIM)
-        (iv("DRUG", "MesoPher", "Subjects in Arm A will undergo leukapheresis to obtain monocytes from which "
-            "dendritic cells will be generated."), ["vaccine"]),
+        (
+            iv(
+                "DRUG",
+                "MesoPher",
+                "Subjects in Arm A will undergo leukapheresis to obtain monocytes from which "
+                "dendritic cells will be generated.",
+            ),
+            ["vaccine"],
+        ),
         # NCT03710876 (INFINITE): adenovirus carrying interferon = cytokine gene therapy
-        (iv("BIOLOGICAL", "rAd-IFN", "Adenovirus-Delivered Interferon Alpha-2b", ("Nadofaragene firadenovec",)),
-         ["immunomodulator"]),
+        (
+            iv(
+                "BIOLOGICAL",
+                "rAd-IFN",
+                "Adenovirus-Delivered Interferon Alpha-2b",
+                ("Nadofaragene firadenovec",),
+            ),
+            ["immunomodulator"],
+        ),
         (iv("DRUG", "Celecoxib Oral Product", "400 mg twice daily", ("COX II Inhibitor",)), ["other"]),
         # NCT05199753: a generic description
         (iv("DRUG", "An Anti-PD-1 Antibody", "Administered intravenously"), ["checkpoint_inhibitor"]),
@@ -50,19 +71,44 @@ def classes(i: Intervention, cancer: bool = True) -> list[str]:
         # NCT02628535: B7-H3 x CD3 DART is a T-cell engager
         (iv("BIOLOGICAL", "MGD009", "B7-H3 x CD3 DART protein", ("orlotamab",)), ["other_immunotherapy"]),
         # NCT06951243: B7-H3 ADC is targeted therapy, not immunotherapy
-        (iv("DRUG", "MHB088C for Injection (B7-H3 ADC)", "MHB088C for Injection, an antibody drug-conjugated "
-            "molecule (ADC)"), ["targeted_therapy"]),
+        (
+            iv(
+                "DRUG",
+                "MHB088C for Injection (B7-H3 ADC)",
+                "MHB088C for Injection, an antibody drug-conjugated molecule (ADC)",
+            ),
+            ["targeted_therapy"],
+        ),
         # NCT04544592: CAR written inside a construct name
         (iv("DRUG", "CD19CAR-CD3Zeta-4-1BB-Expressing Autologous T-Lymphocyte Cells"), ["car_t"]),
         # NCT07307053
-        (iv("DRUG", "VSV injection", "VSV injection uses a genetically engineered vesicular stomatitis virus "
-            "(designated OVV-00) with enhanced safety and oncolytic activity as a vector platform"),
-         ["oncolytic_virus"]),
-        (iv("BIOLOGICAL", "Meta10-TIL", "Meta10-TIL is a metabolically enhanced tumor-infiltrating lymphocyte "
-            "product genetically modified to autonomously secrete IL-10"), ["other_cell_therapy"]),
+        (
+            iv(
+                "DRUG",
+                "VSV injection",
+                "VSV injection uses a genetically engineered vesicular stomatitis virus "
+                "(designated OVV-00) with enhanced safety and oncolytic activity as a vector platform",
+            ),
+            ["oncolytic_virus"],
+        ),
+        (
+            iv(
+                "BIOLOGICAL",
+                "Meta10-TIL",
+                "Meta10-TIL is a metabolically enhanced tumor-infiltrating lymphocyte "
+                "product genetically modified to autonomously secrete IL-10",
+            ),
+            ["other_cell_therapy"],
+        ),
         # NCT00004547: heated perfusion is surgery + chemotherapy
-        (iv("PROCEDURE", "Continuous hyperthermic peritoneal perfusion (CHPP) with Cisplatin",
-            other=("Platinol", "Cisplatinum")), ["chemotherapy", "surgery"]),
+        (
+            iv(
+                "PROCEDURE",
+                "Continuous hyperthermic peritoneal perfusion (CHPP) with Cisplatin",
+                other=("Platinol", "Cisplatinum"),
+            ),
+            ["chemotherapy", "surgery"],
+        ),
         # NCT06860815
         (iv("PROCEDURE", "Magnetic Resonance Imaging", other=("Magnetic Resonance", "MRI")), ["other"]),
         (iv("RADIATION", "Transarterial Radioembolization", "Undergo TARE"), ["radiotherapy"]),
@@ -82,11 +128,16 @@ def test_resolve__placebo_is_ignored() -> None:
 
 def test_resolve__allergen_immunotherapy_is_other() -> None:
     # NCT00267202: allergy trial where the intervention is literally called "Immunotherapy"
-    i = iv("DRUG", "Immunotherapy", "Customized allergen extracts were prepared centrally for each patient based "
-           "on his/her specific skin test results.")
+    i = iv(
+        "DRUG",
+        "Immunotherapy",
+        "Customized allergen extracts were prepared centrally for each patient based "
+        "on his/her specific skin test results.",
+    )
     assert classes(i, cancer=False) == ["other"]
-    assert classes(iv("BIOLOGICAL", "Cockroach Sublingual Immunotherapy (SLIT) - High Dose"), cancer=False) == [
-        "other"]
+    assert classes(
+        iv("BIOLOGICAL", "Cockroach Sublingual Immunotherapy (SLIT) - High Dose"), cancer=False
+    ) == ["other"]
 
 
 def test_resolve__cancer_only_agents_outside_cancer() -> None:
@@ -98,15 +149,20 @@ def test_resolve__cancer_only_agents_outside_cancer() -> None:
 
 def test_resolve__gm_csf_inside_vaccine_is_adjuvant() -> None:
     # NCT04300244 (NIPU): "UV1 vaccine + leukine"
-    i = iv("BIOLOGICAL", "UV1 vaccine + leukine", "The mode of action of UV1 is to activate the immune system to "
-           "induce T cells directed against telomerase (hTERT).")
+    i = iv(
+        "BIOLOGICAL",
+        "UV1 vaccine + leukine",
+        "The mode of action of UV1 is to activate the immune system to "
+        "induce T cells directed against telomerase (hTERT).",
+    )
     assert classes(i) == ["vaccine"]
     # NCT00002475: sargramostim given on its own stays an immunomodulator
     assert classes(iv("BIOLOGICAL", "sargramostim")) == ["immunomodulator"]
 
 
 def test_resolve__prior_treatment_sentences_do_not_add_classes() -> None:
-    desc = "Patients who progressed on prior pembrolizumab receive the study drug."  # built from NCT04305041 text
+    # sentence built from NCT04305041 text
+    desc = "Patients who progressed on prior pembrolizumab receive the study drug."
     assert classes(iv("DRUG", "Lenvatinib", desc, ("MK-7902",))) == ["targeted_therapy"]
 
 
@@ -119,12 +175,19 @@ def test_resolve__evidence_is_verbatim_text() -> None:
 
 @pytest.mark.parametrize(
     ("name", "canonical", "cls"),
-    [("Opdivo", "nivolumab", "checkpoint_inhibitor"), ("AK104", "cadonilimab", "checkpoint_inhibitor"),
-     ("gavo-cel", "gavocabtagene autoleucel", "car_t"), ("TR002", "nadofaragene firadenovec", "immunomodulator"),
-     ("ONCOS-102", "ONCOS-102", "oncolytic_virus"), ("MEDI4736", "durvalumab", "checkpoint_inhibitor"),
-     ("tremelimumab", "tremelimumab", "checkpoint_inhibitor"), ("bevacizumab", "bevacizumab", "targeted_therapy"),
-     ("galinpepimut-S", "galinpepimut-S", "vaccine"), ("UV1", "UV1", "vaccine"),
-     ("BMS 936558", "nivolumab", "checkpoint_inhibitor")],
+    [
+        ("Opdivo", "nivolumab", "checkpoint_inhibitor"),
+        ("AK104", "cadonilimab", "checkpoint_inhibitor"),
+        ("gavo-cel", "gavocabtagene autoleucel", "car_t"),
+        ("TR002", "nadofaragene firadenovec", "immunomodulator"),
+        ("ONCOS-102", "ONCOS-102", "oncolytic_virus"),
+        ("MEDI4736", "durvalumab", "checkpoint_inhibitor"),
+        ("tremelimumab", "tremelimumab", "checkpoint_inhibitor"),
+        ("bevacizumab", "bevacizumab", "targeted_therapy"),
+        ("galinpepimut-S", "galinpepimut-S", "vaccine"),
+        ("UV1", "UV1", "vaccine"),
+        ("BMS 936558", "nivolumab", "checkpoint_inhibitor"),
+    ],
 )
 def test_lookup__clinical_facts_agents(name: str, canonical: str, cls: str) -> None:
     agent = lookup(name)
@@ -134,8 +197,13 @@ def test_lookup__clinical_facts_agents(name: str, canonical: str, cls: str) -> N
 def test_classify_trial__mesh_fallback_for_unresolved_drug() -> None:
     # NCT05142189 names only "Bispecific antibody for PD-L1 and VEGF-A"; a variant without that name
     # (test-only) must fall back to the record's MeSH terms.
-    t = TrialText("NCT00000000", title="A cancer trial", conditions=("Lung Cancer",),
-                  mesh_interventions=("Durvalumab",), interventions=(iv("DRUG", "XYZ-123"),))
+    t = TrialText(
+        "NCT00000000",
+        title="A cancer trial",
+        conditions=("Lung Cancer",),
+        mesh_interventions=("Durvalumab",),
+        interventions=(iv("DRUG", "XYZ-123"),),
+    )
     result, _ = classify_trial(t)
     assert result.value == ["checkpoint_inhibitor", "other"]
     assert result.evidence == ("Durvalumab", "XYZ-123")
@@ -143,10 +211,18 @@ def test_classify_trial__mesh_fallback_for_unresolved_drug() -> None:
 
 def test_classify_trial__arms_without_interventions() -> None:
     # NCT06221553 has no intervention entries; the arm description names the CAR-T product
-    arm = Arm("Locoregional delivery of B7H3/IL-7Ra CAR T cell in DIPG", "EXPERIMENTAL",
-              "Patients with DIPG for whom CAR T cells will be delivered into the ventricular system", ())
-    t = TrialText("NCT06221553", title="Safety and Efficacy of Loco-regional B7H3 IL-7Ra CAR T Cell in DIPG",
-                  conditions=("DIPG Brain Tumor",), arms=(arm,))
+    arm = Arm(
+        "Locoregional delivery of B7H3/IL-7Ra CAR T cell in DIPG",
+        "EXPERIMENTAL",
+        "Patients with DIPG for whom CAR T cells will be delivered into the ventricular system",
+        (),
+    )
+    t = TrialText(
+        "NCT06221553",
+        title="Safety and Efficacy of Loco-regional B7H3 IL-7Ra CAR T Cell in DIPG",
+        conditions=("DIPG Brain Tumor",),
+        arms=(arm,),
+    )
     result, arms = classify_trial(t)
     assert result.value == ["car_t"]
     assert arms[arm.label].value == ["car_t"]
