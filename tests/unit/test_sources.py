@@ -47,6 +47,8 @@ def test_import_paths__whole_shared_folder(shared_dir: Path) -> None:
     xml_ids = {p.stem for p in (shared_dir / "classic-xml").glob("NCT*.xml")}
     assert len(v2_ids) == 1192 and len(xml_ids) == 24
     assert v2_ids | xml_ids <= set(ids)
+    every_v2 = {r.nct_id for r in iter_records([shared_dir / "v2"])}  # pages, downloads, field-limited too
+    assert len(every_v2) > 1192 and every_v2 <= set(ids)
     assert set(res.records_by_format) == {"v2-study", "v2-page", "v2-download", "classic-xml", "csv"}
     assert res.records_by_format["v2-download"] == 50
     assert res.records_by_format["classic-xml"] == 24
