@@ -300,7 +300,7 @@ def test_biomarkers__testing_only_is_not_required() -> None:
 
 # ------------------------------------------------------------------------------ robustness
 
-_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400)
+_text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=400)
 
 
 @settings(max_examples=150, deadline=None)
