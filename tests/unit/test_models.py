@@ -173,3 +173,21 @@ def test_models__unknown_fields_are_ignored(shared_dir: Path) -> None:
 def test_parse_study__without_nct_id_raises_data_error() -> None:
     with pytest.raises(DataError, match="does not validate"):
         parse_study({"protocolSection": {"identificationModule": {"briefTitle": "x"}}})
+
+
+def test_validated__passes_good_records_and_reports_bad_ones(shared_dir: Path) -> None:
+    from trialfinder.ctgov.models import validated
+    from trialfinder.sources import iter_records
+    from trialfinder.sources.base import RawStudy
+
+    good = list(iter_records([shared_dir / "v2" / "studies-field-limited"]))
+    # test-only variation of a real record: locations is an object instead of a list
+    broken = dict(good[0].data)
+    broken["protocolSection"] = dict(broken["protocolSection"],
+                                     contactsLocationsModule={"locations": {"facility": "x"}})
+    bad = RawStudy(broken, "v2-study", "bad.json", None)
+    errors: list[tuple[str, Exception]] = []
+    out = list(validated([good[0], bad, *good[1:]], on_error=lambda s, e: errors.append((s, e))))
+    assert out == good
+    assert [s for s, _ in errors] == ["bad.json"]
+    assert isinstance(errors[0][1], DataError) and "contactsLocationsModule" in str(errors[0][1])
