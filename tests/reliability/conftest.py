@@ -59,9 +59,7 @@ def read_study(folder: Path, nct: str) -> dict[str, Any]:
     return data
 
 
-def variant_dir(
-    src: Path, dest: Path, edit: Callable[[str, dict[str, Any]], dict[str, Any] | None]
-) -> Path:
+def variant_dir(src: Path, dest: Path, edit: Callable[[str, dict[str, Any]], dict[str, Any] | None]) -> Path:
     """Copy ``src`` (symlinks) to ``dest``; ``edit(nct, study)`` may return a TEST-ONLY variation of a
     real record, written in place of the symlink (``None`` keeps the real record)."""
     dest.mkdir(parents=True)

@@ -210,7 +210,11 @@ def test_refresh__slow_server_past_read_timeout_exits_75(
 
 
 def test_refresh__slow_server_within_timeout_succeeds(
-    replay_url: StartUrl, data_dir: Path, before: Fingerprint, all_query: Path, fast_env: dict[str, str],
+    replay_url: StartUrl,
+    data_dir: Path,
+    before: Fingerprint,
+    all_query: Path,
+    fast_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TRIALFINDER_READ_TIMEOUT_S", "2")
@@ -300,8 +304,14 @@ def _drift(nct: str, study: dict[str, Any]) -> dict[str, Any] | None:
         ps.setdefault("designModule", {})["phases"] = ["PHASE5"]
         return study
     if nct == "NCT06790706":
-        for module in ("eligibilityModule", "contactsLocationsModule", "armsInterventionsModule",
-                       "descriptionModule", "conditionsModule", "designModule"):
+        for module in (
+            "eligibilityModule",
+            "contactsLocationsModule",
+            "armsInterventionsModule",
+            "descriptionModule",
+            "conditionsModule",
+            "designModule",
+        ):
             ps.pop(module, None)
         study.pop("derivedSection", None)
         return study
