@@ -250,3 +250,23 @@ def test_vocabulary__covers_every_recorded_intervention(shared_dir: Path) -> Non
     missing = [(t.nct_id, i.name) for t in iter_trials(tables) for i in unresolved_interventions(t)]
     assert len(result.studies) >= 1200
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # generic descriptions of the kind the brief and the records use
+        ("autologous T cells transduced with a mesothelin CAR", ["car_t"]),
+        ("anti-PD-1 monoclonal antibody", ["checkpoint_inhibitor"]),
+        ("PD-L1 inhibitor", ["checkpoint_inhibitor"]),
+        ("dendritic cell vaccine", ["vaccine"]),
+        ("oncolytic adenovirus", ["oncolytic_virus"]),
+        ("intrapleural interleukin-2", ["immunomodulator"]),
+        ("CAR-NK cells", ["other_cell_therapy"]),
+        # v2 record names: engineered T cells (not an antibody); a B7-H3 ADC
+        ("Anti-PD-L1 CSR T cells", ["other_cell_therapy"]),
+        ("anti-B7-H3 antibody conjugated to topoisomerase I inhibitor", ["targeted_therapy"]),
+    ],
+)
+def test_resolve__generic_descriptions(name: str, expected: list[str]) -> None:
+    assert classes(iv("BIOLOGICAL", name)) == expected
