@@ -21,6 +21,7 @@ that folder, so a concurrent swap gives them the old or the new snapshot, never 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -39,6 +40,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from trialfinder.errors import (
+    EX_TEMPFAIL,
     LockTimeoutError,
     NoSnapshotError,
     SanityCheckError,
@@ -74,6 +76,27 @@ CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 LAST_REFRESH = "last_refresh.json"
 _STR = pd.ArrowDtype(pa.string())
+
+
+class StorageError(SnapshotError, OSError):
+    """The snapshot could not be written (disk full, permissions, I/O error). Still an ``OSError``
+    with the original ``errno``; a full disk or quota exits 75 (retry once there is space)."""
+
+    def __init__(self, message: str, *, errno_: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.errno = errno_
+        if errno_ in (errno.ENOSPC, errno.EDQUOT):
+            self.exit_code = EX_TEMPFAIL
+
+
+def _storage_error(exc: OSError, where: Path) -> StorageError:
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    what = exc.strerror or str(exc)
+    return StorageError(
+        f"cannot write the new snapshot in {where}: {what}" + (" (the disk is full)" if full else ""),
+        errno_=exc.errno,
+        hint="the previous snapshot is still current",
+    )
 
 
 # --- small file helpers -------------------------------------------------------------------------
@@ -564,10 +587,12 @@ class Store:
                 os.rename(tmp, final)
                 _fsync_dir(self.snapshots_dir)
                 self._swap_pointer(name)
-            except BaseException:
+            except BaseException as exc:
                 shutil.rmtree(tmp, ignore_errors=True)
                 if current_name(self.data_dir) != name:
                     shutil.rmtree(final, ignore_errors=True)
+                if isinstance(exc, OSError) and not isinstance(exc, StorageError):
+                    raise _storage_error(exc, self.snapshots_dir) from exc
                 raise
             removed = self.prune(protect={name})
             return CommitResult(

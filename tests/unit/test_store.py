@@ -171,8 +171,9 @@ def test_commit__failure_mid_write_leaves_previous(
         real_write(df, path)
 
     monkeypatch.setattr(st, "write_table", flaky)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(st.StorageError, match=r"cannot write the new snapshot in .*: disk full") as info:
         store.commit(real_tables, manifest())
+    assert isinstance(info.value, OSError) and isinstance(info.value, SnapshotError)
     assert st.current_name(tmp_path) == first.name
     assert folder_digest(tmp_path / "snapshots") == before
     assert [p.name for p in (tmp_path / "snapshots").iterdir() if p.name.startswith(".tmp-")] == []
