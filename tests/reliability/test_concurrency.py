@@ -189,7 +189,7 @@ def _blocked_reader(data_dir: Path) -> tuple[threading.Thread, threading.Event, 
 def restore_read_manifest() -> Any:
     original = store_mod.read_manifest
     yield
-    store_mod.read_manifest = original  # type: ignore[assignment]
+    store_mod.read_manifest = original
 
 
 def test_load_current__old_snapshot_pruned_mid_read_is_clean_error_never_a_mix(
