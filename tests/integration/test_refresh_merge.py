@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ import pytest
 from trialfinder import refresh as refresh_mod
 from trialfinder.normalize import normalize
 from trialfinder.refresh import (
+    LogProgress,
+    TqdmProgress,
+    auto_progress,
     facet_tables,
     facets_fingerprint,
     incremental_since,
@@ -124,3 +128,31 @@ def test_update_facets__incremental_equals_full_recompute(
     again = update_facets(tables, stale, {str(changed.nct_id)})
     assert seen[-1] == len(tables["trials"])
     pd.testing.assert_frame_equal(sort(again["facets"]), sort(full["facets"]))
+
+
+class _FakeTty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_auto_progress__tqdm_on_terminal_log_lines_otherwise(caplog: pytest.LogCaptureFixture) -> None:
+    tty = _FakeTty()
+    bar = auto_progress(tty)
+    assert isinstance(bar, TqdmProgress)
+    bar.start("mesothelioma", 3)
+    bar.advance(2)
+    bar.advance(1)
+    bar.finish()
+    assert "mesothelioma" in tty.getvalue() and "3/3" in tty.getvalue()
+
+    plain = auto_progress(io.StringIO())
+    assert isinstance(plain, LogProgress)
+    with caplog.at_level("INFO", logger="trialfinder.refresh"):
+        plain.start("mesothelioma", 3)
+        plain.advance(3)
+        plain.finish()
+    assert [r.getMessage() for r in caplog.records] == [
+        "mesothelioma: started (3 expected)",
+        "mesothelioma: 3/3 studies",
+        "mesothelioma: done, 3 studies",
+    ]
