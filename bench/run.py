@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import os
@@ -39,7 +40,12 @@ if str(REPO_ROOT) not in sys.path:
 
 from bench import baselines, child, scale  # noqa: E402
 
+SECTIONS = ("import", "refresh", "filters", "render")
 SCALE_LABEL = {1: "1k", 10: "12k", 100: "120k"}
+#: a query.term that matches several thousand studies of the ×10 scale-up (paging with pageSize 1000)
+BROAD_TERM = "cancer OR tumor OR asthma"
+#: the filter toggled for the re-render figure (the "advanced / stage 4" checkbox of Find trials)
+RERENDER_WIDGET = "f_advanced"
 
 
 def emit(name: str, value: object) -> None:
@@ -185,14 +191,15 @@ class Bench:
                 rss = max(r[1] for r in runs)
                 if runs[0][2] != n:
                     note(f"{lab}: snapshot holds {runs[0][2]} trials, expected {n}")
-                t_orjson = median_time(lambda p=path: baselines.orjson_only(p), 3 if factor < 100 else 1)
+                reps_oj = 3 if factor < 100 else 1
+                t_orjson = median_time(functools.partial(baselines.orjson_only, path), reps_oj)
                 emit(f"import_studies_{lab}", n)
                 emit(f"import_studies_per_s_{lab}", n / t_pipe)
                 emit(f"orjson_studies_per_s_{lab}", n / t_orjson)
                 emit(f"import_vs_orjson_ratio_{lab}", t_orjson / t_pipe)
                 emit(f"peak_rss_mb_{lab}", rss)
                 if factor <= 10:
-                    t_jn = median_time(lambda p=path: baselines.json_normalize_naive(p), 1)
+                    t_jn = median_time(functools.partial(baselines.json_normalize_naive, path), 1)
                     emit(f"json_normalize_studies_per_s_{lab}", n / t_jn)
                     emit(f"import_vs_json_normalize_ratio_{lab}", t_jn / t_pipe)
 
@@ -203,10 +210,10 @@ class Bench:
         from trialfinder.sources import iter_records
 
         paths = [self.src_dir]
-        errors: list[Any] = []
+        errors: list[tuple[str, Exception]] = []
 
         def parse() -> list[Any]:
-            return list(iter_records(paths, on_error=errors.append))
+            return list(iter_records(paths, on_error=lambda src, exc: errors.append((src, exc))))
 
         raws = parse()
         tables = normalize(raws)
@@ -217,10 +224,181 @@ class Bench:
         emit("import_stage_normalize_s", t_norm)
         emit("import_stage_facets_s", t_fac)
 
-    # -- refresh, filters, render: see below -------------------------------------------------------
+    # -- refresh -----------------------------------------------------------------------------------
 
-    def run(self) -> None:
-        self.bench_import()
+    def bench_refresh(self) -> None:
+        """Full and no-new-data refreshes of the saved searches against the local replay server."""
+        figs = ["refresh_requests_full", "refresh_requests_full_expected", "refresh_s_full",
+                "refresh_requests_nochange", "refresh_s_nochange"]
+        with section("refresh", figs):
+            from trialfinder.ctgov.replay import running_replay
+            from trialfinder.queries import load_queries
+
+            queries = load_queries(REPO_ROOT / "queries")
+            with running_replay(self.src_dir) as url:
+                self._refresh_figures("", url, queries, reps=3)
+
+        figs = ["refresh_broad_requests_full", "refresh_broad_s_full", "client_fetch_s_broad",
+                "ctgov_pypi_fetch_s_broad", "client_vs_ctgov_pypi_ratio"]
+        with section("refresh broad x10", figs):
+            self.bench_refresh_broad()
+
+    def _settings(self, url: str, label: str) -> Any:
+        from trialfinder.config import Settings
+
+        # no politeness delay against the local server: we time our code, not the rate limiter
+        return Settings(data_dir=self.fresh_data_dir(label), api_url=url, rate_limit_per_s=10_000.0,
+                        backoff_factor_s=0.0)
+
+    def _expected_requests(self, url: str, queries: list[Any]) -> tuple[int, int]:
+        """(1 version check + Σ ⌈n/1000⌉ pages, total studies) for a full refresh of ``queries``."""
+        from trialfinder.ctgov.client import CtgovClient
+
+        with CtgovClient(self._settings(url, "count")) as c:
+            counts = [c.count(q.api_params()) for q in queries]
+        return 1 + sum(max(1, math.ceil(n / 1000)) for n in counts), sum(counts)
+
+    def _refresh_figures(self, prefix: str, url: str, queries: list[Any], reps: int) -> None:
+        from trialfinder.refresh import LogProgress, refresh
+
+        expected, n_total = self._expected_requests(url, queries)
+        quiet = LogProgress()
+        full_times, full_reqs, none_times, none_reqs = [], [], [], []
+        for _ in range(reps):
+            st = self._settings(url, "refresh")
+            r = refresh(st, queries, full=True, progress=quiet)
+            full_times.append(r.duration_s)
+            full_reqs.append(r.requests_made)
+            t0 = time.perf_counter()
+            r2 = refresh(st, queries, full=False, progress=quiet)
+            none_times.append(time.perf_counter() - t0)
+            none_reqs.append(r2.requests_made if r2.skipped else -r2.requests_made)
+        emit(f"refresh{prefix}_searches", len(queries))
+        emit(f"refresh{prefix}_studies", n_total)
+        emit(f"refresh{prefix}_requests_full", max(full_reqs))
+        emit(f"refresh{prefix}_requests_full_expected", expected)
+        emit(f"refresh{prefix}_s_full", statistics.median(full_times))
+        emit(f"refresh{prefix}_requests_nochange", max(none_reqs))
+        emit(f"refresh{prefix}_s_nochange", statistics.median(none_times))
+
+    def bench_refresh_broad(self) -> None:
+        """A broad search over the ×10 scale-up (12k studies, several pages each), fetched by our client
+        and by the PyPI ``ctgov`` client on the same replay server: same work, same bytes."""
+        from trialfinder.ctgov.client import CtgovClient
+        from trialfinder.ctgov.replay import running_replay
+        from trialfinder.queries import SavedSearch
+
+        broad = [SavedSearch(name="bench-broad", title="bench: broad term search",
+                             params={"query.term": BROAD_TERM})]
+        # the whole refresh (fetch + normalize + facets + write) of the broad search: ×1 in quick mode
+        # (one page), ×10 in the full run (several pages)
+        if self.quick:
+            with running_replay(self.src_dir) as url:
+                self._refresh_figures("_broad", url, broad, reps=1)
+        files = self.workdir / "x10-files"
+        if not files.exists():
+            scale.build_scaleup(10, files, layout="files", records=self.records())
+        with running_replay(files) as url:
+            if not self.quick:
+                self._refresh_figures("_broad", url, broad, reps=1)
+            params = broad[0].api_params()
+
+            def ours() -> int:
+                with CtgovClient(self._settings(url, "fetch")) as c:
+                    c.version()
+                    return sum(1 for _ in c.iter_studies(params, page_size=1000))
+
+            n_ours = ours()
+            t_ours = median_time(ours, 3)
+            emit("client_fetch_studies_broad", n_ours)
+            emit("client_fetch_s_broad", t_ours)
+            try:
+                import ctgov.client as pypi
+            except ImportError:
+                note("PyPI client `ctgov` not installed (pip install -e '.[bench]'); skipped")
+                emit("ctgov_pypi_fetch_s_broad", "n/a")
+                return
+            pypi.BASE_URL = url.rstrip("/") + "/"  # the package reads this module global per request
+
+            def theirs() -> int:
+                c = pypi.Client(delay=0.0, retries=1)
+                c.version()
+                return sum(1 for _ in c.iter_studies(params["query.term"], page_size=1000))
+
+            n_theirs = theirs()
+            t_theirs = median_time(theirs, 3)
+            if n_theirs != n_ours:
+                note(f"ctgov (PyPI) fetched {n_theirs} studies, ours {n_ours}")
+            emit("ctgov_pypi_fetch_studies_broad", n_theirs)
+            emit("ctgov_pypi_fetch_s_broad", t_theirs)
+            emit("client_vs_ctgov_pypi_ratio", t_theirs / t_ours)
+
+    # -- dashboard ---------------------------------------------------------------------------------
+
+    def bench_filters(self, factor: int) -> None:
+        lab = SCALE_LABEL[factor]
+        with section(f"apply_filters {lab}", [f"apply_filters_ms_{lab}"]):
+            from trialfinder.store import load_current
+            from trialfinder.ui.filters import FilterState, apply_filters, prepare
+
+            tables = load_current(self.snapshots[factor]).tables
+            prepared = prepare(tables)
+            t_prep = median_time(lambda: prepare(tables), 3)
+            state = FilterState(any_immunotherapy=True, advanced=True, had_immunotherapy=True)
+            near = FilterState(advanced=True, zip_code="10032", radius_miles=500)
+            t_apply = median_time(lambda: apply_filters(prepared, state), 7, warmup=1)
+            t_near = median_time(lambda: apply_filters(prepared, near), 7, warmup=1)
+            emit(f"prepare_ms_{lab}", t_prep * 1000)
+            emit(f"apply_filters_ms_{lab}", t_apply * 1000)
+            emit(f"apply_filters_zip_ms_{lab}", t_near * 1000)
+
+    def bench_render(self, factor: int) -> None:
+        """Server-side time of app.py under Streamlit's AppTest: first (cold) render, then re-runs
+        after toggling the "advanced / stage 4" filter."""
+        lab = SCALE_LABEL[factor]
+        with section(f"render {lab}", [f"first_render_ms_{lab}", f"rerender_ms_{lab}"]):
+            import streamlit as st
+            from streamlit.testing.v1 import AppTest
+
+            os.environ["TRIALFINDER_DATA_DIR"] = str(self.snapshots[factor])
+            timeout = 60 if factor < 100 else 600
+            firsts = []
+            for _ in range(1 if factor >= 100 else 3):
+                st.cache_resource.clear()
+                st.cache_data.clear()
+                at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=timeout)
+                t0 = time.perf_counter()
+                at.run()
+                firsts.append(time.perf_counter() - t0)
+                if at.exception:
+                    raise RuntimeError(f"app raised: {at.exception[0].message}")
+            box = at.checkbox(key=RERENDER_WIDGET)
+            times = []
+            for _ in range(7):
+                box = at.checkbox(key=RERENDER_WIDGET)
+                (box.uncheck() if box.value else box.check())
+                t0 = time.perf_counter()
+                at.run()
+                times.append(time.perf_counter() - t0)
+                if at.exception:
+                    raise RuntimeError(f"app raised: {at.exception[0].message}")
+            emit(f"first_render_ms_{lab}", statistics.median(firsts) * 1000)
+            emit(f"rerender_ms_{lab}", statistics.median(times[1:]) * 1000)
+
+    def run(self, only: set[str]) -> None:
+        if "import" in only:
+            self.bench_import()
+        else:  # the dashboard figures still need snapshots
+            for factor in self.scales if only & {"filters", "render"} else ():
+                self.import_in_child(factor)
+        if "refresh" in only:
+            self.bench_refresh()
+        for factor in self.scales:
+            if factor in self.snapshots and "filters" in only:
+                self.bench_filters(factor)
+        for factor in self.scales:
+            if factor in self.snapshots and "render" in only and (factor == 1 or not self.quick):
+                self.bench_render(factor)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--src", type=Path, default=scale.DEFAULT_SOURCE, help="folder of NCT*.json studies")
     ap.add_argument("--workdir", type=Path, default=None, help="temporary folder (default: a new one)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})")
     args = ap.parse_args(argv)
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="trialfinder-bench-"))
@@ -238,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     note(f"work folder {workdir}; python {sys.version.split()[0]}; {os.cpu_count()} cpus")
     t0 = time.perf_counter()
     try:
-        Bench(args.quick, workdir, args.src).run()
+        Bench(args.quick, workdir, args.src).run(set(args.only.split(",")))
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -248,5 +428,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-_ = math  # used by later sections
