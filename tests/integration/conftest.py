@@ -12,7 +12,7 @@ import pytest
 
 from trialfinder.config import Settings
 from trialfinder.ctgov.client import CtgovClient
-from trialfinder.ctgov.replay import Fault, ReplayServer, running_server
+from trialfinder.ctgov.replay import Fault, ReplayServer, StudyStore, load_store, running_server
 
 StartReplay = Callable[..., ReplayServer]
 MakeClient = Callable[..., CtgovClient]
@@ -24,20 +24,29 @@ def studies_dir(shared_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def clean_replay(studies_dir: Path) -> Iterator[ReplayServer]:
+def studies_store(studies_dir: Path) -> StudyStore:
+    """The recorded studies, read once per session and shared by the servers over them."""
+    return load_store(studies_dir)
+
+
+@pytest.fixture(scope="session")
+def clean_replay(studies_dir: Path, studies_store: StudyStore) -> Iterator[ReplayServer]:
     """One fault-free replay server over the 1,192 recorded studies, shared by the session."""
-    with running_server(studies_dir) as server:
+    with running_server(studies_dir, store=studies_store) as server:
         yield server
 
 
 @pytest.fixture
-def start_replay(studies_dir: Path) -> Iterator[StartReplay]:
-    """Start a replay server (own faults, own data) for one test; stopped at teardown."""
+def start_replay(studies_dir: Path, studies_store: StudyStore) -> Iterator[StartReplay]:
+    """Start a replay server (own faults, own data) for one test; stopped at teardown. Without
+    ``data_dir`` it serves the shared, already loaded recorded studies."""
     with contextlib.ExitStack() as stack:
 
         def start(
             faults: Iterable[Fault | str] = (), data_dir: Path | None = None, **kw: Any
         ) -> ReplayServer:
+            if data_dir is None:
+                kw.setdefault("store", studies_store)
             return stack.enter_context(running_server(data_dir or studies_dir, faults, **kw))
 
         yield start

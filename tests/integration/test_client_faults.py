@@ -98,7 +98,7 @@ def test_stale_if_error__serves_expired_cache_when_server_fails(
     first.shutdown()
     first.server_close()
     time.sleep(1.2)  # let the cached entry expire (1 s)
-    with running_server(studies_dir, ["503:100"], port=port) as failing:
+    with running_server(studies_dir, ["503:100"], port=port, store=first.store) as failing:
         stale = client.get_study("NCT02628535")
         assert failing.requests_seen == 2  # the server was really asked (and retried once)
     assert stale.data == fresh

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import datetime as _dt
 import hashlib
 import http.server
@@ -912,15 +913,22 @@ class ReplayHandler(http.server.BaseHTTPRequestHandler):
 
 
 def make_server(data_dir: Path | str, host: str = "127.0.0.1", port: int = 0,
-                faults: Iterable[Fault | str] = (), data_timestamp: str | None = None) -> ReplayServer:
-    """Load the recorded data and bind a server (not yet serving). ``port=0`` picks a free port."""
+                faults: Iterable[Fault | str] = (), data_timestamp: str | None = None, *,
+                store: StudyStore | None = None) -> ReplayServer:
+    """Load the recorded data and bind a server (not yet serving). ``port=0`` picks a free port.
+
+    ``store`` (from :func:`load_store`) skips reading ``data_dir`` again (tests start many servers).
+    """
     if data_timestamp is not None:
         try:
             _dt.datetime.fromisoformat(data_timestamp)
         except ValueError:
             raise UsageError(f"--data-timestamp must look like 2026-03-13T00:00:00, got {data_timestamp!r}")\
                 from None
-    store = load_store(data_dir, data_timestamp)
+    if store is None:
+        store = load_store(data_dir, data_timestamp)
+    elif data_timestamp is not None:
+        store = dataclasses.replace(store, data_timestamp=data_timestamp)
     return ReplayServer((host, port), store, FaultPlan(faults))
 
 
@@ -940,9 +948,10 @@ def serve(data_dir: Path | str, host: str = "127.0.0.1", port: int = 8000,
 
 @contextlib.contextmanager
 def running_server(data_dir: Path | str, faults: Iterable[Fault | str] = (), port: int = 0,
-                   host: str = "127.0.0.1", data_timestamp: str | None = None) -> Iterator[ReplayServer]:
+                   host: str = "127.0.0.1", data_timestamp: str | None = None, *,
+                   store: StudyStore | None = None) -> Iterator[ReplayServer]:
     """Run a replay server in a background thread; yields the server (``.base_url``, ``.store``)."""
-    server = make_server(data_dir, host, port, faults, data_timestamp)
+    server = make_server(data_dir, host, port, faults, data_timestamp, store=store)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name="replay-server", daemon=True)
     thread.start()
