@@ -76,6 +76,7 @@ CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 LAST_REFRESH = "last_refresh.json"
 _STR = pd.ArrowDtype(pa.string())
+_LOAD_ATTEMPTS = 3
 
 
 class StorageError(SnapshotError, OSError):
@@ -241,14 +242,24 @@ def read_manifest(snapshot_path: Path) -> dict[str, Any]:
 
 
 def load_snapshot(path: Path, tables: Sequence[str] | None = None) -> Snapshot:
-    """Load the snapshot in folder ``path`` (all its tables, or only ``tables``)."""
+    """Load the snapshot in folder ``path``: every table its manifest lists, or only ``tables``.
+
+    A table that is asked for (or listed in the manifest) but missing or unreadable raises
+    :class:`SnapshotError`.
+    """
     manifest = read_manifest(path)
-    wanted = list(tables) if tables is not None else list(manifest.get("tables") or TABLE_NAMES)
+    listed = manifest.get("tables")
+    if tables is not None:
+        wanted, strict = list(tables), True
+    elif listed:
+        wanted, strict = [str(t) for t in listed], True
+    else:  # a manifest without a table list: take what is there
+        wanted, strict = list(TABLE_NAMES), False
     loaded: dict[str, pd.DataFrame] = {}
     for name in wanted:
         p = path / f"{name}.parquet"
         if not p.exists():
-            if tables is not None:
+            if strict:
                 raise SnapshotError(f"snapshot {path.name} has no table {name!r}")
             continue
         try:
@@ -259,22 +270,34 @@ def load_snapshot(path: Path, tables: Sequence[str] | None = None) -> Snapshot:
 
 
 def load_current(data_dir: str | Path, tables: Sequence[str] | None = None) -> Snapshot:
-    """Load the current snapshot. Reads ``CURRENT`` once, then only that folder.
+    """Load the current snapshot. Reads ``CURRENT`` once per attempt, then only that folder, so a
+    concurrent swap gives the old or the new snapshot, never a mix.
 
-    Raises :class:`NoSnapshotError` when there is no snapshot yet and :class:`SnapshotError` when
-    the pointer or the snapshot it names is unusable.
+    If the snapshot named by ``CURRENT`` disappears while it is being read (pruned by newer
+    commits), ``CURRENT`` is read again and the new snapshot loaded (a few attempts). Raises
+    :class:`NoSnapshotError` when there is no snapshot yet and :class:`SnapshotError` when the
+    pointer or the snapshot it names is unusable.
     """
     snapshots_dir = Path(data_dir) / "snapshots"
-    name = _read_pointer(snapshots_dir)
-    if name is None:
-        raise NoSnapshotError(
-            f"no snapshot yet in {Path(data_dir)}",
-            hint="run `trialfinder refresh` or `trialfinder import PATH`",
-        )
-    path = snapshots_dir / name
-    if not path.is_dir():
-        raise SnapshotError(f"the current snapshot {name} is missing from {snapshots_dir}")
-    return load_snapshot(path, tables)
+    error: SnapshotError | None = None
+    for _attempt in range(_LOAD_ATTEMPTS):
+        name = _read_pointer(snapshots_dir)
+        if name is None:
+            raise NoSnapshotError(
+                f"no snapshot yet in {Path(data_dir)}",
+                hint="run `trialfinder refresh` or `trialfinder import PATH`",
+            )
+        path = snapshots_dir / name
+        try:
+            if not path.is_dir():
+                raise SnapshotError(f"the current snapshot {name} is missing from {snapshots_dir}")
+            return load_snapshot(path, tables)
+        except SnapshotError as exc:
+            if _read_pointer(snapshots_dir) == name:
+                raise  # the pointer did not move: this snapshot itself is broken
+            error = exc  # a newer snapshot became current meanwhile: read that one
+    assert error is not None
+    raise error
 
 
 def list_snapshots(data_dir: str | Path) -> list[str]:

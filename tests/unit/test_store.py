@@ -426,3 +426,33 @@ def test_snapshot_created_at__parses_manifest(tmp_path: Path, real_tables: dict[
     assert snap.created_at is not None
     assert st.iso_utc(snap.created_at) == snap.manifest["created_at"]
     assert snap.name.startswith(snap.created_at.strftime("%Y%m%dT%H%M%SZ"))
+
+
+def test_load_current__table_listed_in_manifest_but_missing(
+    tmp_path: Path, real_tables: dict[str, pd.DataFrame]
+) -> None:
+    res = st.Store(tmp_path).commit(real_tables, manifest())
+    (res.path / "arms.parquet").unlink()
+    with pytest.raises(SnapshotError, match="has no table 'arms'"):
+        st.load_current(tmp_path)
+
+
+def test_load_current__snapshot_pruned_mid_read_rereads_pointer(
+    tmp_path: Path, real_tables: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = st.Store(tmp_path, keep=1)
+    first = store.commit(real_tables, manifest())
+    smaller = drop_trials(real_tables, {real_tables["trials"]["nct_id"].iloc[0]})
+    original = st.read_manifest
+    swapped: list[str] = []
+
+    def read_manifest(path: Path) -> dict[str, object]:
+        if not swapped:  # between reading CURRENT and reading the folder, a writer commits and prunes
+            swapped.append(store.commit(smaller, manifest()).name)
+        return original(path)
+
+    monkeypatch.setattr(st, "read_manifest", read_manifest)
+    snap = st.load_current(tmp_path)
+    assert not (tmp_path / "snapshots" / first.name).exists()
+    assert snap.name == swapped[0]
+    assert len(snap.tables["trials"]) == N_STUDIES - 1 == snap.manifest["counts"]["trials"]
