@@ -1,0 +1,220 @@
+"""Hostile registry content (HTML, scripts, markdown, maths, spreadsheet formulas, bidi and zero-width
+characters, emoji, control characters, a 1 MB field) in titles, conditions, arms, interventions and
+eligibility of TEST-ONLY variations of real records, imported and exported the way users do it.
+
+CSV: no cell can be evaluated as a formula, the text is otherwise unchanged, and the file round-trips
+through ``csv`` and pandas. Dashboard (AppTest): the pages run without an exception and never let the
+text through as HTML or markup. The real-browser proof is in ``test_hostile_browser.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from tests.reliability.hostile import FORMULA_LIKE, HOSTILE, write_hostile_records
+from trialfinder.cli import cli
+from trialfinder.export import build_export_frame, neutralize_formula
+from trialfinder.store import Snapshot, load_current
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def base_ids(studies_dir: Path, n: int) -> list[str]:
+    """Real records with arms, interventions, eligibility criteria and (if any) sites that all carry a
+    status (the mesothelioma study NCT06790706 first). See test_user_input.py for sites without one."""
+    ids = ["NCT06790706"]
+    for f in sorted(studies_dir.glob("NCT*.json")):
+        if len(ids) >= n:
+            break
+        ps = json.loads(f.read_text(encoding="utf-8"))["protocolSection"]
+        ai = ps.get("armsInterventionsModule") or {}
+        crit = (ps.get("eligibilityModule") or {}).get("eligibilityCriteria")
+        locs = (ps.get("contactsLocationsModule") or {}).get("locations") or []
+        all_status = all("status" in loc for loc in locs)
+        if f.stem not in ids and ai.get("armGroups") and ai.get("interventions") and crit and all_status:
+            ids.append(f.stem)
+    return ids
+
+
+@pytest.fixture(scope="session")
+def hostile_records(
+    studies_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, str]]:
+    d = tmp_path_factory.mktemp("hostile-records")
+    return d, write_hostile_records(studies_dir, d, base_ids(studies_dir, len(HOSTILE)))
+
+
+@pytest.fixture(scope="session")
+def hostile_data(
+    hostile_records: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A data dir made by `trialfinder import` of the hostile records (and nothing else)."""
+    data_dir = tmp_path_factory.mktemp("hostile-data") / "data"
+    res = CliRunner().invoke(cli, ["import", str(hostile_records[0]), "--data-dir", str(data_dir)])
+    assert res.exit_code == 0, (res.output, res.exception)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def hostile_snap(hostile_data: Path) -> Snapshot:
+    return load_current(hostile_data)
+
+
+@pytest.fixture(scope="session")
+def exported(hostile_data: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    out = tmp_path_factory.mktemp("hostile-export") / "trials.csv"
+    res = CliRunner().invoke(cli, ["export", "-o", str(out), "--data-dir", str(hostile_data)])
+    assert res.exit_code == 0, (res.output, res.exception)
+    return out.read_bytes()
+
+
+@pytest.fixture
+def big_csv_fields() -> Iterator[None]:
+    """Python's csv reader refuses fields over 128 KiB unless told otherwise (a reader-side limit)."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(1 << 24)
+    yield
+    csv.field_size_limit(old)
+
+
+def read_rows(data: bytes) -> list[list[str]]:
+    assert data.startswith(b"\xef\xbb\xbf")  # BOM, so Excel reads UTF-8
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def test_import__hostile_text_kept_verbatim_in_tables(
+    hostile_records: tuple[Path, dict[str, str]], hostile_snap: Snapshot
+) -> None:
+    folder, kinds = hostile_records
+    trials = hostile_snap.tables["trials"].set_index("nct_id")
+    assert set(trials.index) == set(kinds)
+    for nct, kind in kinds.items():
+        record = json.loads((folder / f"{nct}.json").read_text(encoding="utf-8"))
+        ident = record["protocolSection"]["identificationModule"]
+        assert trials.loc[nct, "title"] == ident["briefTitle"], kind
+        assert trials.loc[nct, "official_title"] == HOSTILE[kind], kind
+        arms = hostile_snap.tables["arms"]
+        labels = set(arms[arms["nct_id"] == nct]["label"])
+        assert any(str(lb).startswith(HOSTILE[kind]) for lb in labels), kind
+
+
+def test_export__no_cell_can_run_as_a_formula(exported: bytes, big_csv_fields: None) -> None:
+    rows = read_rows(exported)
+    assert len(rows) == 1 + len(HOSTILE)
+    for row in rows:
+        for cell in row:
+            assert not cell.lstrip(" \u00a0").startswith(FORMULA_START), cell[:40]
+
+
+def test_export__text_otherwise_unchanged(
+    exported: bytes,
+    hostile_snap: Snapshot,
+    hostile_records: tuple[Path, dict[str, str]],
+    big_csv_fields: None,
+) -> None:
+    rows = read_rows(exported)
+    frame = build_export_frame(hostile_snap)
+    assert rows[0] == list(frame.columns)
+    assert len(rows) - 1 == len(frame)
+    for got, (_, want) in zip(rows[1:], frame.iterrows(), strict=True):
+        for value, cell in zip(want, got, strict=True):
+            # the only change: a leading ' on formula-like cells, and only on those
+            expected = neutralize_formula(str(value))
+            assert cell == expected
+            assert (cell[1:] if cell != value else cell) == value
+    _, kinds = hostile_records
+    by_id = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    trials = hostile_snap.tables["trials"].set_index("nct_id")
+    for nct, kind in kinds.items():
+        title = by_id[nct]["title"]
+        if kind in FORMULA_LIKE:
+            assert title == "'" + str(trials.loc[nct, "title"]), kind
+        else:
+            assert title == trials.loc[nct, "title"], kind
+        assert HOSTILE[kind] in by_id[nct]["conditions"] and HOSTILE[kind] in by_id[nct]["interventions"]
+    assert len(by_id[next(n for n, k in kinds.items() if k == "big")]["title"]) > 1 << 20
+
+
+def test_export__round_trips_through_pandas(exported: bytes, big_csv_fields: None) -> None:
+    rows = read_rows(exported)
+    df = pd.read_csv(io.BytesIO(exported), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    assert list(df.columns) == rows[0]
+    assert df.to_numpy().tolist() == rows[1:]
+
+
+def test_export__stdout_same_bytes_as_file(exported: bytes, hostile_data: Path) -> None:
+    res = CliRunner().invoke(cli, ["export", "-o", "-", "--data-dir", str(hostile_data)])
+    assert res.exit_code == 0
+    assert res.stdout_bytes == exported
+
+
+def test_export__query_text_filter_with_hostile_needles(hostile_data: Path) -> None:
+    for needle in ("<script>", "=HYPERLINK(", "\u202etxt", "\U0001f9ec"):
+        res = CliRunner().invoke(
+            cli, ["export", "-o", "-", "--query-text", needle, "--data-dir", str(hostile_data)]
+        )
+        assert res.exit_code == 0, res.output
+        rows = read_rows(res.stdout_bytes)
+        assert len(rows) == 2, needle  # header + the one hostile trial
+
+
+# --- the dashboard (AppTest) -----------------------------------------------------------------------
+
+
+def _app_at(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import APP
+
+    monkeypatch.setenv("TRIALFINDER_DATA_DIR", str(data_dir))
+    return AppTest.from_file(str(APP), default_timeout=120)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["script", "html", "md-link", "md-image", "math", "streamlit-markup", "big"])
+def test_detail_page__hostile_text_never_markup(
+    kind: str,
+    hostile_data: Path,
+    hostile_records: tuple[Path, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import page
+
+    _, kinds = hostile_records
+    nct = next(n for n, k in kinds.items() if k == kind)
+    at = _app_at(hostile_data, monkeypatch)
+    assert isinstance(at, AppTest)
+    at.run()
+    at.switch_page(page("trial_detail.py"))
+    at.query_params["nct"] = nct
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.get("html")  # no st.html anywhere
+    texts = [m.value for m in at.markdown] + [t.value for t in at.title] + [c.value for c in at.caption]
+    for m in at.markdown:
+        assert not m.proto.allow_html, m.value[:80]
+    hostile = HOSTILE[kind]
+    # wherever the hostile text is shown, its markup characters are backslash-escaped: no raw tag,
+    # no maths delimiter, no link or image target
+    unescaped = re.compile(r"(?<!\\)(<[a-zA-Z/]|\$|\]\(|:red\[)")
+    words = ("pwned", "evil", "frac", "alarm", "registry text")
+    shown_here = [t for t in texts if any(w in t for w in words)]
+    assert shown_here, texts[:5]
+    for text in shown_here:
+        m = unescaped.search(text)
+        assert m is None, (m.group(0) if m else "", text[:300])
+    # the text itself is there, escaped: remove the escapes and it reads as the registry wrote it
+    shown = "\n".join(texts).replace("\\", "").replace("\u200b", "")
+    first_line = hostile.replace("\\", "").split("\n")[0][:60].strip()
+    assert first_line in shown
