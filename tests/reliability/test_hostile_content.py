@@ -212,8 +212,8 @@ def test_detail_page__hostile_text_never_markup(
     shown_here = [t for t in texts if any(w in t for w in words)]
     assert shown_here, texts[:5]
     for text in shown_here:
-        m = unescaped.search(text)
-        assert m is None, (m.group(0) if m else "", text[:300])
+        hit = unescaped.search(text)
+        assert hit is None, (hit.group(0) if hit else "", text[:300])
     # the text itself is there, escaped: remove the escapes and it reads as the registry wrote it
     shown = "\n".join(texts).replace("\\", "").replace("\u200b", "")
     first_line = hostile.replace("\\", "").split("\n")[0][:60].strip()
