@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,15 @@ def studies_dir(shared_dir: Path) -> Path:
     return shared_dir / "v2" / "studies"
 
 
+@functools.lru_cache(maxsize=4)
+def shared_store(data_dir: Path) -> StudyStore:
+    """The recorded studies of ``data_dir``, read once per process and shared by the servers over them."""
+    return load_store(data_dir)
+
+
 @pytest.fixture(scope="session")
 def studies_store(studies_dir: Path) -> StudyStore:
-    """The recorded studies, read once per session and shared by the servers over them."""
-    return load_store(studies_dir)
+    return shared_store(studies_dir)
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +43,7 @@ def clean_replay(studies_dir: Path, studies_store: StudyStore) -> Iterator[Repla
 
 
 @pytest.fixture
-def start_replay(studies_dir: Path, studies_store: StudyStore) -> Iterator[StartReplay]:
+def start_replay(studies_dir: Path) -> Iterator[StartReplay]:
     """Start a replay server (own faults, own data) for one test; stopped at teardown. Without
     ``data_dir`` it serves the shared, already loaded recorded studies."""
     with contextlib.ExitStack() as stack:
@@ -46,7 +52,7 @@ def start_replay(studies_dir: Path, studies_store: StudyStore) -> Iterator[Start
             faults: Iterable[Fault | str] = (), data_dir: Path | None = None, **kw: Any
         ) -> ReplayServer:
             if data_dir is None:
-                kw.setdefault("store", studies_store)
+                kw.setdefault("store", shared_store(studies_dir))
             return stack.enter_context(running_server(data_dir or studies_dir, faults, **kw))
 
         yield start
