@@ -445,9 +445,11 @@ def test_load_current__snapshot_pruned_mid_read_rereads_pointer(
     smaller = drop_trials(real_tables, {real_tables["trials"]["nct_id"].iloc[0]})
     original = st.read_manifest
     swapped: list[str] = []
+    busy: list[bool] = []
 
     def read_manifest(path: Path) -> dict[str, object]:
-        if not swapped:  # between reading CURRENT and reading the folder, a writer commits and prunes
+        if not busy:  # between reading CURRENT and reading the folder, a writer commits and prunes
+            busy.append(True)
             swapped.append(store.commit(smaller, manifest()).name)
         return original(path)
 
