@@ -248,3 +248,28 @@ def test_301__alias_file_in_a_test_data_dir(
         "/api/v2/studies/NCT00000001?fields=NCTId",
         "/api/v2/studies/NCT02628535?fields=NCTId",
     ]
+
+
+def test_cache_error_during_request__cache_rebuilt_and_request_served(
+    clean_replay: Any,
+    make_client: MakeClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import sqlite3
+
+    client = make_client(clean_replay, cache_expire_study_s=3600)
+    broken_session = client.session
+
+    def broken_get(*args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(broken_session, "get", broken_get)
+    with caplog.at_level("WARNING", logger="trialfinder.ctgov"):
+        got = client.get_study("NCT02628535")
+    assert got.current_id == "NCT02628535"
+    assert client.session is not broken_session
+    assert "rebuilding" in caplog.text
+    assert list(client.settings.cache_path.parent.glob("http_cache.sqlite.corrupt-*"))
+    client.get_study("NCT02628535")
+    assert client.requests_made == 1  # the rebuilt cache works: the second call is a cache hit
