@@ -3,12 +3,14 @@ the client over real HTTP is tested in tests/integration/)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from requests_cache.policy.expiration import get_url_expiration
 from urllib3 import HTTPResponse
 from urllib3.exceptions import MaxRetryError
@@ -176,3 +178,54 @@ def test_capped_retry__backoff_never_below_polite_interval() -> None:
         "GET", "/", response=_response(503, {})
     )
     assert fifth.get_backoff_time() == pytest.approx(1.6)  # 0.1 * 2**4
+
+
+class _RecordedSession(requests.Session):
+    """Answers GETs with recorded /studies bodies in order, remembering what was asked (no network)."""
+
+    def __init__(self, bodies: list[bytes]) -> None:
+        super().__init__()
+        self.bodies = bodies
+        self.calls: list[tuple[str, dict[str, str]]] = []
+
+    def get(self, url: str | bytes, params: Any = None, **kwargs: Any) -> requests.Response:
+        self.calls.append((str(url), dict(params or {})))
+        resp = requests.Response()
+        resp.status_code = 200
+        resp._content = self.bodies.pop(0)
+        resp.headers["Content-Type"] = "application/json"
+        resp.url = str(url)
+        return resp
+
+
+def test_iter_studies__follows_real_recorded_page_tokens(tmp_path: Path, shared_dir: Path) -> None:
+    pages = shared_dir / "v2" / "pages"
+    first = (pages / "genomoncology__biomcp__search_phelan_limit5_20260811.json").read_bytes()
+    second = (pages / "genomoncology__biomcp__search_phelan_next_20260811.json").read_bytes()
+    last = b'{"studies": []}'  # test-only end of paging: an empty page without a token
+    session = _RecordedSession([first, second, last])
+    infos: list[C.PageInfo] = []
+    with C.CtgovClient(_settings(tmp_path), session=session) as client:
+        got = list(
+            client.iter_studies(
+                {"query.cond": "Phelan-McDermid syndrome"},
+                page_size=5,
+                count_total=True,
+                on_page=infos.append,
+            )
+        )
+    token1 = json.loads(first)["nextPageToken"]
+    token2 = json.loads(second)["nextPageToken"]
+    base = {"query.cond": "Phelan-McDermid syndrome", "pageSize": "5", "countTotal": "true"}
+    assert session.calls == [
+        ("http://127.0.0.1:9/api/v2/studies", base),
+        ("http://127.0.0.1:9/api/v2/studies", {**base, "pageToken": token1}),
+        ("http://127.0.0.1:9/api/v2/studies", {**base, "pageToken": token2}),
+    ]
+    expected = [
+        s["protocolSection"]["identificationModule"]["nctId"]
+        for b in (first, second)
+        for s in json.loads(b)["studies"]
+    ]
+    assert [s["protocolSection"]["identificationModule"]["nctId"] for s in got] == expected
+    assert [(i.studies, i.total_count) for i in infos] == [(5, 21), (5, None), (0, None)]
