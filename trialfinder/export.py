@@ -201,14 +201,14 @@ def apply_filters(df: pd.DataFrame, filters: ExportFilters) -> pd.DataFrame:
 def build_export_frame(
     snapshot_or_tables: Any,
     nct_ids: Sequence[str] | None = None,
-    filters: ExportFilters | None = None,
+    filters: ExportFilters | Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """The export as a DataFrame of strings: contract columns first (in order), then extras.
 
     ``snapshot_or_tables`` is a :class:`~trialfinder.store.Snapshot` or a mapping of tables (then
     ``data_as_of`` is empty). ``nct_ids`` keeps those trials in that order (the dashboard's
-    shortlist); ``filters`` applies the CLI filters. Facet columns are empty when there is no facets
-    table yet.
+    shortlist); ``filters`` (an :class:`ExportFilters` or a dict of its fields) applies the CLI
+    filters. Facet columns are empty when there is no facets table yet.
     """
     tables, manifest = _tables_and_manifest(snapshot_or_tables)
     if "trials" not in tables:
@@ -259,6 +259,9 @@ def build_export_frame(
     base["data_as_of"] = data_as_of
 
     if filters is not None:
+        if not isinstance(filters, ExportFilters):
+            fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in filters.items()}
+            filters = ExportFilters(**fields)
         base = apply_filters(base, filters)
     if nct_ids is not None:
         present = set(base["nct_id"])

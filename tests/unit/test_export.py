@@ -131,6 +131,9 @@ def test_apply_filters__each_filter(tables: dict[str, pd.DataFrame], tmp_path: P
     df = ex.build_export_frame(snap, filters=ex.ExportFilters(query_text="MESOTHELIOMA"))
     assert set(df["nct_id"]) == {"NCT02628535", "NCT06790706"}
 
+    as_dict = ex.build_export_frame(snap, filters={"classes": ["car_t"], "advanced": True})
+    assert list(as_dict["nct_id"]) == [n for i, n in enumerate(ids) if i % 4 == 1 and i % 2 == 0]
+
     both = ex.ExportFilters(advanced=True, prior_io_ok=True)
     df = ex.build_export_frame(snap, filters=both)
     assert list(df["nct_id"]) == [n for i, n in enumerate(ids) if i % 2 == 0 and i % 3 != 0]
