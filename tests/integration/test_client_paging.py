@@ -170,3 +170,23 @@ def test_get_study__fields(clean_replay: ReplayServer, make_client: MakeClient) 
     got = client.get_study("NCT06790706", fields=["NCTId", "OverallStatus"])
     assert set(got.data["protocolSection"]) == {"identificationModule", "statusModule"}
     assert got.data["protocolSection"]["identificationModule"] == {"nctId": "NCT06790706"}
+
+
+def test_cache__new_data_timestamp_invalidates_cached_pages(
+    start_replay: StartReplay, make_client: MakeClient
+) -> None:
+    old = start_replay(data_timestamp="2026-03-13T00:00:00")
+    port = old.server_address[1]
+    client = make_client(old, cache_expire_studies_s=3600)
+    assert client.version()["dataTimestamp"] == "2026-03-13T00:00:00"
+    first = [_nct(s) for s in client.iter_studies({}, page_size=1000)]
+    assert client.version()["dataTimestamp"] == "2026-03-13T00:00:00"
+    assert [_nct(s) for s in client.iter_studies({}, page_size=1000)] == first
+    assert client.requests_made == 4  # 2 x /version + 2 pages; the second paging came from the cache
+    old.shutdown()
+    old.server_close()
+    new = start_replay(data_timestamp="2026-03-14T00:00:00", port=port)
+    assert client.version()["dataTimestamp"] == "2026-03-14T00:00:00"
+    assert [_nct(s) for s in client.iter_studies({}, page_size=1000)] == first
+    assert client.requests_made == 7  # the registry moved on: the pages were fetched again
+    assert new.requests_seen == 3

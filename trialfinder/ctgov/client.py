@@ -18,6 +18,7 @@ See ``docs/api-client.md``.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import logging
 import sqlite3
 import threading
@@ -216,6 +217,8 @@ class CtgovClient:
         self.base_url = settings.api_url.rstrip("/")
         self.timeout = (settings.connect_timeout_s, settings.read_timeout_s)
         self._counter = _Counter()
+        #: the registry's dataTimestamp once version() has seen it; part of every cache key
+        self.data_timestamp: str | None = None
         self._own_session = session is None
         self.session = session if session is not None else self._build_cached_session()
         self._mount(self.session)
@@ -241,12 +244,23 @@ class CtgovClient:
         return CachedSession(
             str(path),
             backend="sqlite",
+            key_fn=self._cache_key,
             expire_after=0,
             urls_expire_after=self._expiry_patterns(),
             stale_if_error=True,
             allowable_codes=(200,),
             allowable_methods=("GET",),
         )
+
+    def _cache_key(self, request: Any, **kwargs: Any) -> str:
+        """requests-cache's key, salted with the dataTimestamp last seen by :meth:`version`: after the
+        registry's daily update no answer cached from older data is used again."""
+        from requests_cache.cache_keys import create_key
+
+        key = create_key(request, **kwargs)
+        if not self.data_timestamp:
+            return key
+        return hashlib.blake2b(f"{key}|{self.data_timestamp}".encode(), digest_size=8).hexdigest()
 
     def _retry(self) -> CappedRetry:
         s = self.settings
@@ -311,6 +325,7 @@ class CtgovClient:
         if not isinstance(data, dict) or "dataTimestamp" not in data or "apiVersion" not in data:
             raise InvalidResponseError("GET /version: answer lacks apiVersion/dataTimestamp",
                                        url=self.base_url + "/version")
+        self.data_timestamp = str(data["dataTimestamp"])
         return data
 
     def count(self, params: Mapping[str, object] | None = None) -> int:
