@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -315,19 +316,13 @@ class _Builder:
         self.rows = {t: [] for t in TABLE_SCHEMAS}
         self.pending = 0
 
-    def frames(self, keep: list[int] | None) -> dict[str, pd.DataFrame]:
+    def tables(self) -> dict[str, pa.Table]:
+        """Every table with its ``__seq`` column (the study's sequence number)."""
         self.flush()
-        out: dict[str, pd.DataFrame] = {}
-        for name in TABLE_SCHEMAS:
-            chunks = self.chunks[name]
-            table = pa.concat_tables(chunks) if chunks else _seq_schema(name).empty_table()
-            if keep is not None and table.num_rows:
-                seqs = table[_SEQ].to_numpy()
-                wanted = np.zeros(int(seqs.max()) + 1, dtype=bool)
-                wanted[[k for k in keep if k < len(wanted)]] = True
-                table = table.filter(pa.array(wanted[seqs]))
-            out[name] = table.drop_columns([_SEQ]).to_pandas(types_mapper=pd.ArrowDtype)
-        return out
+        return {
+            name: pa.concat_tables(chunks) if chunks else _seq_schema(name).empty_table()
+            for name, chunks in self.chunks.items()
+        }
 
     def add(self, study: RawStudy, seq: int) -> None:
         self.pending += 1
@@ -433,20 +428,30 @@ class _Builder:
             ))
 
 
-def normalize(studies: Iterable[RawStudy], *, dedupe: bool = False) -> dict[str, pd.DataFrame]:
-    """Turn study records into the normalized tables (``trials``, ``conditions``, ``interventions``,
-    ``arms``, ``locations``, ``eligibility``), rows in input order. Records without an NCT ID are
-    skipped.
+VersionKey = tuple[tuple[str, bool], int]  # (record_key, sequence number)
 
-    With ``dedupe=True`` a study met several times keeps only its newest version (:func:`record_key`;
-    on a tie the first one read), decided while streaming: raw records are never all held at once,
-    so ``normalize(iter_records(paths), dedupe=True)`` imports any amount of data.
-    """
+
+@dataclass
+class PartialTables:
+    """Normalized rows of one run of records, before the final cross-run dedupe (picklable: the
+    parallel importer builds one per worker). ``best`` maps NCT ID → (record key, seq) of the
+    version kept so far (``None`` without dedupe); ``seen`` is the number of records consumed."""
+
+    tables: dict[str, pa.Table]
+    best: dict[str, VersionKey] | None
+    seen: int
+    superseded: int
+
+
+def build_partial(studies: Iterable[RawStudy], *, dedupe: bool = False) -> PartialTables:
+    """Normalize ``studies`` into Arrow tables that still carry each row's study sequence number."""
     builder = _Builder()
-    best: dict[str, tuple[tuple[str, bool], int]] = {}
+    best: dict[str, VersionKey] = {}
     superseded = 0
+    seen = 0
     with gc_paused():
         for seq, study in enumerate(studies):
+            seen = seq + 1
             if dedupe:
                 nct = study.nct_id
                 if nct is None:
@@ -461,5 +466,55 @@ def normalize(studies: Iterable[RawStudy], *, dedupe: bool = False) -> dict[str,
             builder.add(study, seq)
             if builder.pending >= _CHUNK:
                 builder.flush()
-        keep = sorted(s for _k, s in best.values()) if dedupe and superseded else None
-        return builder.frames(keep)
+        return PartialTables(builder.tables(), best if dedupe else None, seen, superseded)
+
+
+def finish_partials(parts: Sequence[PartialTables]) -> dict[str, pd.DataFrame]:
+    """Concatenate partial results in order into the final DataFrames; with dedupe, a study met in
+    several parts keeps its newest version (on a tie the one read first)."""
+    if not parts:
+        return empty_tables()
+    offsets = [0]
+    for part in parts[:-1]:
+        offsets.append(offsets[-1] + part.seen)
+    dedupe = any(p.best is not None for p in parts)
+    drop = sum(p.superseded for p in parts)
+    best: dict[str, VersionKey] = {}
+    if dedupe:
+        for part, off in zip(parts, offsets, strict=True):
+            for nct, (key, seq) in (part.best or {}).items():
+                old = best.get(nct)
+                if old is not None:
+                    drop += 1
+                    if not key > old[0]:
+                        continue
+                best[nct] = (key, seq + off)
+    wanted: np.ndarray | None = None
+    if drop:
+        wanted = np.zeros(max(1, offsets[-1] + (parts[-1].seen if parts else 0)), dtype=bool)
+        wanted[[s for _k, s in best.values()]] = True
+    out: dict[str, pd.DataFrame] = {}
+    with gc_paused():
+        for name in TABLE_SCHEMAS:
+            pieces = []
+            for part, off in zip(parts, offsets, strict=True):
+                table = part.tables[name]
+                if wanted is not None and table.num_rows:
+                    seqs = table[_SEQ].to_numpy() + off
+                    table = table.filter(pa.array(wanted[seqs]))
+                pieces.append(table.drop_columns([_SEQ]))
+            table = pa.concat_tables(pieces) if pieces else arrow_schema(name).empty_table()
+            out[name] = table.to_pandas(types_mapper=pd.ArrowDtype)
+    return out
+
+
+def normalize(studies: Iterable[RawStudy], *, dedupe: bool = False) -> dict[str, pd.DataFrame]:
+    """Turn study records into the normalized tables (``trials``, ``conditions``, ``interventions``,
+    ``arms``, ``locations``, ``eligibility``), rows in input order. Records without an NCT ID are
+    skipped.
+
+    With ``dedupe=True`` a study met several times keeps only its newest version (:func:`record_key`;
+    on a tie the first one read), decided while streaming: raw records are never all held at once,
+    so ``normalize(iter_records(paths), dedupe=True)`` imports any amount of data.
+    """
+    return finish_partials([build_partial(studies, dedupe=dedupe)])

@@ -139,24 +139,55 @@ def _records_from_json_obj(obj: Any, fmt_hint: str | None, source: str,
 
 
 def _iter_jsonl(lines: Iterable[bytes], fmt_hint: str | None, source: str,
-                on_error: ErrorHandler) -> Iterator[RawStudy]:
+                on_error: ErrorHandler, *, numbered: Iterable[tuple[int, bytes]] | None = None,
+                where: str = "line") -> Iterator[RawStudy]:
+    """Records of JSON Lines. ``numbered`` gives ``(position, line)`` pairs instead of ``lines``
+    (``where="byte"``: positions are byte offsets, for ranges of a big file read in parallel); a
+    bad first line of a whole file makes the whole file an error."""
     seen_any = False
-    for lineno, line in enumerate(lines, start=1):
+    whole_file = numbered is None
+    pairs = enumerate(lines, start=1) if numbered is None else numbered
+    for pos, line in pairs:
         line = line.strip()
         if not line or line in (b"[", b"]"):
             continue
         try:
             obj = orjson.loads(line.rstrip(b","))
         except orjson.JSONDecodeError as exc:
-            if not seen_any and lineno == 1:
+            if whole_file and not seen_any and pos == 1:
                 raise ImportFormatError(f"invalid JSON Lines: {exc}") from exc
-            on_error(f"{source}:{lineno}", ImportFormatError(f"invalid JSON on line {lineno}: {exc}"))
+            sep = ":" if where == "line" else "@"
+            on_error(f"{source}{sep}{pos}", ImportFormatError(f"invalid JSON at {where} {pos}: {exc}"))
             continue
         seen_any = True
         try:
             yield from _records_from_json_obj(obj, fmt_hint or "jsonl", f"{source}", on_error)
         except (ImportFormatError, _NotStudyData) as exc:
-            on_error(f"{source}:{lineno}", ImportFormatError(str(exc)))
+            on_error(f"{source}{':' if where == 'line' else '@'}{pos}", ImportFormatError(str(exc)))
+
+
+def _jsonl_range(path: Path, start: int, end: int, on_error: ErrorHandler,
+                 on_skip: SkipHandler) -> Iterator[RawStudy]:
+    """Records of the lines of a JSON Lines file that start in bytes ``[start, end)``."""
+    name = str(path)
+
+    def numbered(fh: Any) -> Iterator[tuple[int, bytes]]:
+        if start > 0:
+            fh.seek(start - 1)
+            fh.readline()  # the line that straddles ``start`` belongs to the previous range
+        pos = fh.tell()
+        while pos < end:
+            line = fh.readline()
+            if not line:
+                return
+            yield pos, line
+            pos += len(line)
+
+    def records() -> Iterator[RawStudy]:
+        with path.open("rb") as fh:
+            yield from _iter_jsonl((), None, name, on_error, numbered=numbered(fh), where="byte")
+
+    yield from _guarded(name, records(), on_error, on_skip)
 
 
 def _first_line_is_json(content: bytes) -> bool:
@@ -369,13 +400,16 @@ def _counted(paths: Iterable[str | os.PathLike[str]], result: ImportResult) -> I
         result.records_by_format = dict(counts)
 
 
-def import_tables(paths: Iterable[str | os.PathLike[str]]) -> tuple[dict[str, pd.DataFrame], ImportResult]:
+def import_tables(paths: Iterable[str | os.PathLike[str]], *, workers: int | None = None,
+                  ) -> tuple[dict[str, pd.DataFrame], ImportResult]:
     """Stream every study under ``paths`` straight into the normalized tables, newest version of
     each study only (see :func:`trialfinder.normalize.normalize` with ``dedupe=True``); raw records
-    are never all in memory. ``ImportResult.studies`` stays empty; the counts are filled in."""
-    from trialfinder.normalize import normalize  # late: normalize imports sources.base
+    are never all in memory. ``ImportResult.studies`` stays empty; the counts are filled in.
 
-    result = ImportResult(studies=[])
-    tables = normalize(_counted(paths, result), dedupe=True)
-    result.duplicates = result.records_read - len(tables["trials"])
-    return tables, result
+    Inputs of 16 MB or more are read by ``workers`` processes (default: one per CPU, at most 8; see
+    :mod:`trialfinder.sources.parallel`); ``workers=1`` keeps everything in this process. The
+    result does not depend on the number of workers.
+    """
+    from trialfinder.sources.parallel import import_tables_parallel  # late: imports normalize
+
+    return import_tables_parallel(paths, workers=workers)
