@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from tests.integration.conftest import (  # re-exported fixtures of the integration tests
     StartReplay,
@@ -26,12 +27,14 @@ from tests.integration.conftest import (  # re-exported fixtures of the integrat
     start_replay,
     studies_dir,
 )
+from tests.reliability.hostile import HOSTILE, write_hostile_records
+from trialfinder.cli import cli
 from trialfinder.config import Settings
 from trialfinder.ctgov.replay import running_server
 from trialfinder.export import build_export_frame, to_csv_bytes
 from trialfinder.queries import SavedSearch, load_query
 from trialfinder.refresh import LogProgress, refresh
-from trialfinder.store import current_name, load_current
+from trialfinder.store import Snapshot, current_name, load_current
 
 __all__ = ["StartReplay", "fast_settings", "start_replay", "studies_dir"]
 
@@ -220,3 +223,55 @@ def replay_url(start_replay: StartReplay, small_dir: Path) -> Iterator[Callable[
         return start_replay(faults=list(faults), data_dir=data or small_dir, data_timestamp=T_NEXT)
 
     yield start
+
+
+# --- hostile registry text (test-only variations of real records, see hostile.py) -----------------
+
+
+def base_ids(studies_dir: Path, n: int) -> list[str]:
+    """Real records with arms, interventions, eligibility criteria and (if any) sites that all carry a
+    status (the mesothelioma study NCT06790706 first). See test_user_input.py for sites without one."""
+    ids = ["NCT06790706"]
+    for f in sorted(studies_dir.glob("NCT*.json")):
+        if len(ids) >= n:
+            break
+        ps = json.loads(f.read_text(encoding="utf-8"))["protocolSection"]
+        ai = ps.get("armsInterventionsModule") or {}
+        crit = (ps.get("eligibilityModule") or {}).get("eligibilityCriteria")
+        locs = (ps.get("contactsLocationsModule") or {}).get("locations") or []
+        all_status = all("status" in loc for loc in locs)
+        if f.stem not in ids and ai.get("armGroups") and ai.get("interventions") and crit and all_status:
+            ids.append(f.stem)
+    return ids
+
+
+@pytest.fixture(scope="session")
+def hostile_records(
+    studies_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, str]]:
+    d = tmp_path_factory.mktemp("hostile-records")
+    return d, write_hostile_records(studies_dir, d, base_ids(studies_dir, len(HOSTILE)))
+
+
+@pytest.fixture(scope="session")
+def hostile_data(
+    hostile_records: tuple[Path, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A data dir made by `trialfinder import` of the hostile records (and nothing else)."""
+    data_dir = tmp_path_factory.mktemp("hostile-data") / "data"
+    res = CliRunner().invoke(cli, ["import", str(hostile_records[0]), "--data-dir", str(data_dir)])
+    assert res.exit_code == 0, (res.output, res.exception)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def hostile_snap(hostile_data: Path) -> Snapshot:
+    return load_current(hostile_data)
+
+
+@pytest.fixture(scope="session")
+def exported(hostile_data: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    out = tmp_path_factory.mktemp("hostile-export") / "trials.csv"
+    res = CliRunner().invoke(cli, ["export", "-o", str(out), "--data-dir", str(hostile_data)])
+    assert res.exit_code == 0, (res.output, res.exception)
+    return out.read_bytes()

@@ -1,0 +1,133 @@
+"""Real browser (Debian chromium via Playwright): hostile registry text on the trial detail page is
+inert. No script runs (a marker the payloads would set stays unset, no dialog opens), no HTML is
+rendered (no injected img/iframe/script/javascript: link), nothing is fetched from the payloads'
+hosts, and the text is shown literally.
+
+Reuses the browser helpers of ``tests/e2e/conftest.py`` (dashboard engineer's); the app runs on the
+hostile snapshot of ``tests/reliability/conftest.py`` (TEST-ONLY variations of real records).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import CHROMIUM_ARGS, _free_port, _wait_healthy, chromium_path
+from tests.reliability.hostile import HOSTILE
+
+__all__ = ["chromium_path"]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+KINDS = ("script", "html", "md-link", "md-image", "math", "streamlit-markup", "rtl", "control")
+
+
+@pytest.fixture(scope="module")
+def hostile_app_url(hostile_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("hostile-streamlit") / "streamlit.log"
+    env = {
+        **os.environ,
+        "TRIALFINDER_DATA_DIR": str(hostile_data),
+        "TRIALFINDER_API_URL": "http://127.0.0.1:9/api/v2",
+    }
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _settle(page: object) -> None:
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-stale=\"true\"]').length === 0", timeout=30_000
+    )
+    page.get_by_text("Eligibility").first.wait_for(timeout=60_000)
+
+
+def test_browser__hostile_registry_text_is_inert_on_detail_page(
+    chromium_path: Path, hostile_app_url: str, hostile_records: tuple[Path, dict[str, str]]
+) -> None:
+    from playwright.sync_api import Dialog, Request, sync_playwright
+
+    _, kinds = hostile_records
+    by_kind = {k: n for n, k in kinds.items()}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        dialogs: list[str] = []
+        evil_requests: list[str] = []
+
+        def on_dialog(dialog: Dialog) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        def on_request(request: Request) -> None:
+            if "evil.example" in request.url:
+                evil_requests.append(request.url)
+
+        page.on("dialog", on_dialog)
+        page.on("request", on_request)
+        try:
+            for kind in KINDS:
+                nct = by_kind[kind]
+                page.goto(f"{hostile_app_url}/trial?nct={nct}")
+                _settle(page)
+                assert page.evaluate("() => window.__tf_pwned") is None, kind
+                injected = page.evaluate(
+                    """() => ({
+                        img: document.querySelectorAll('img[src*="evil.example"], img[src="x"]').length,
+                        iframe: document.querySelectorAll('iframe[src*="evil.example"]').length,
+                        js_links: document.querySelectorAll('a[href^="javascript:" i]').length,
+                        scripts: [...document.scripts].filter(s => s.text.includes('__tf_pwned')).length,
+                        bold: [...document.querySelectorAll("b")].filter(b => b.textContent == 'bold')
+                            .length,
+                        katex: document.querySelectorAll('.katex').length,
+                    })"""
+                )
+                assert injected == {
+                    "img": 0,
+                    "iframe": 0,
+                    "js_links": 0,
+                    "scripts": 0,
+                    "bold": 0,
+                    "katex": 0,
+                }, (
+                    kind,
+                    injected,
+                )
+                body = page.inner_text("body")
+                # shown as text: every word of the payload's first line is on the page
+                words = re.findall(r"\w{3,}", HOSTILE[kind].split("\n")[0])
+                text = body.replace("\u200b", "")
+                missing = [w for w in words if w not in text]
+                assert words and not missing, (kind, missing)
+        finally:
+            context.close()
+            browser.close()
+    assert dialogs == []
+    assert evil_requests == []
