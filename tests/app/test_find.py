@@ -278,7 +278,8 @@ def test_find__add_to_shortlist_and_open_details(app: AppTest) -> None:
     at.checkbox(key="f_cls_car_t").check()
     _run(at)
     first = result_ids(at)[0]
-    assert at.selectbox(key="f_pick").value == first
+    pick = next(s for s in at.selectbox if s.label == "Choose a trial from the results")
+    assert pick.value == first
     at.button(key="f_add").click()
     _run(at)
     assert at.session_state["tf_shortlist"] == [first]

@@ -99,7 +99,7 @@ def test_detail__shows_every_section_for_a_real_trial(
     at = _detail(app, MESO_CAR_T)
     trials = recorded_snapshot.tables["trials"]
     title = str(trials.loc[trials["nct_id"] == MESO_CAR_T, "title"].iloc[0])
-    assert at.title[0].value.replace("\\", "") == title
+    assert at.header[0].value.replace("\\", "") == title
     assert [s.value for s in at.subheader] == [
         "Why this trial may fit", "Summary", "Treatment groups (arms)", "Eligibility", "Sites and contacts",
         "Record dates",
@@ -161,7 +161,7 @@ def test_detail__hostile_registry_text_is_escaped_never_html(
 ) -> None:
     use_data(hostile_snapshot)
     at = _detail(app, HOSTILE_NCT)
-    shown = at.title[0].value
+    shown = at.header[0].value
     assert shown.replace("\\", "").replace("\u200b", "") == HOSTILE_TITLE  # shown literally
     assert "\\<script\\>" in shown and "<script>" not in shown
     assert "\\[x\\]\\(javascript\\:" in shown and "\\!\\[i\\]" in shown and "\\$x\\$" in shown

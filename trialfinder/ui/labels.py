@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trialfinder.facets.base import EVIDENCE_SEP
+from trialfinder.ui.safe import is_missing
 
 #: intervention classes (facet vocabulary, docs/GUIDE) in display order
 CLASS_LABELS: dict[str, str] = {
@@ -86,7 +87,7 @@ CHANGE_LABELS = {
 
 def label(mapping: dict[str, str], code: object) -> str:
     """The label of ``code``, or a tidied version of the code itself when it is not known."""
-    if code is None or code != code:  # None / NaN / NA
+    if is_missing(code):
         return "—"
     s = str(code)
     return mapping.get(s, s.replace("_", " ").capitalize())
@@ -94,27 +95,22 @@ def label(mapping: dict[str, str], code: object) -> str:
 
 def vocab_label(code: object) -> str:
     """A label for an open vocabulary value such as ``pleural`` or ``sarcomatoid`` (capitalised)."""
-    if code is None or code != code:
+    if is_missing(code):
         return "—"
     return str(code).replace("_", " ").capitalize()
 
 
 def as_list(value: object) -> list[str]:
     """A list cell (list, tuple, numpy array, Arrow list or missing) as a list of strings."""
-    if value is None:
-        return []
     if isinstance(value, str):
         return [value]
     if isinstance(value, (list, tuple)):
-        return [str(v) for v in value if v is not None]
+        return [str(v) for v in value if not is_missing(v)]
     tolist = getattr(value, "tolist", None)
     if callable(tolist):
-        return [str(v) for v in tolist() if v is not None]
-    try:
-        if value != value:  # NaN / NA
-            return []
-    except (TypeError, ValueError):
-        pass
+        return [str(v) for v in tolist() if not is_missing(v)]
+    if is_missing(value):
+        return []
     return [str(value)]
 
 

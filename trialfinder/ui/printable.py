@@ -24,7 +24,7 @@ from trialfinder.ui.labels import (
     label,
     phases_text,
 )
-from trialfinder.ui.safe import registry_url
+from trialfinder.ui.safe import is_missing, registry_url
 
 MAX_SITES = 12
 MAX_CRITERIA_CHARS = 2500
@@ -47,13 +47,8 @@ ul { margin: 4px 0; padding-left: 18px; font-size: 12px; } .note { font-size: 11
 
 def _t(v: Any) -> str:
     """Escaped text of a cell ('' when missing)."""
-    if v is None:
+    if is_missing(v):
         return ""
-    try:
-        if v != v:
-            return ""
-    except (TypeError, ValueError):
-        pass
     return html.escape(str(v), quote=True)
 
 

@@ -16,19 +16,33 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 # every ASCII punctuation character may be backslash-escaped in CommonMark; escaping all of them
 # (not a hand-picked list) leaves nothing for a parser or a Streamlit plugin to pick up
 _PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
-_ZW_AFTER_COLON = "\u200b"  # breaks ':name:' emoji shortcodes, which are matched after parsing
+_ZW_AFTER_COLON = "\u200b"
+# a line that starts a list item keeps its line break even in wrapped prose
+_ITEM_RE = re.compile(
+    r"^(?:[*\-+•·]|\d{1,2}[.)])\s"
+)  # breaks ':name:' emoji shortcodes, which are matched after parsing
 
 
-def _is_missing(text: Any) -> bool:
-    if text is None:
+def is_missing(value: Any) -> bool:
+    """``None``, NaN, ``pd.NA`` or ``pd.NaT`` (scalars only; lists and arrays are never missing)."""
+    if value is None:
         return True
+    if isinstance(value, (str, bytes, list, tuple, dict)):
+        return False
     try:
-        return bool(text != text)  # NaN / pd.NA
+        result = pd.isna(value)
     except (TypeError, ValueError):
         return False
+    return result is True or (isinstance(result, np.bool_) and bool(result))
+
+
+_is_missing = is_missing
 
 
 def _escape_chars(text: str) -> str:
@@ -50,7 +64,8 @@ def safe_md(text: Any, *, hard_breaks: bool = True) -> str:
 
     Missing values give ``""``. Leading spaces of each line are dropped (four of them would start a
     code block); line breaks become Markdown hard breaks (or spaces with ``hard_breaks=False``, for
-    prose wrapped at a fixed width); blank lines stay paragraph breaks.
+    prose wrapped at a fixed width, except before a line that starts a list item); blank lines stay
+    paragraph breaks.
     """
     if _is_missing(text):
         return ""
@@ -58,10 +73,15 @@ def safe_md(text: Any, *, hard_breaks: bool = True) -> str:
     paragraphs = re.split(r"\n[ \t]*\n+", s.strip("\n"))
     rendered = []
     for para in paragraphs:
-        lines = [_escape_chars(line.strip()) for line in para.split("\n")]
-        lines = [ln for ln in lines if ln]
-        if lines:
-            rendered.append(("  \n" if hard_breaks else " ").join(lines))
+        raw = [line.strip() for line in para.split("\n")]
+        raw = [ln for ln in raw if ln]
+        if not raw:
+            continue
+        out = _escape_chars(raw[0])
+        for line in raw[1:]:
+            brk = hard_breaks or bool(_ITEM_RE.match(line))
+            out += ("  \n" if brk else " ") + _escape_chars(line)
+        rendered.append(out)
     return "\n\n".join(rendered)
 
 

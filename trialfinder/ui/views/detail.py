@@ -26,7 +26,7 @@ from trialfinder.ui.labels import (
     phases_text,
     vocab_label,
 )
-from trialfinder.ui.safe import highlight_md, registry_url, safe_inline, safe_md
+from trialfinder.ui.safe import highlight_md, is_missing, registry_url, safe_inline, safe_md
 
 NCT_RE = re.compile(r"^NCT\d{8}$")
 K_NCT = "d_nct"
@@ -68,14 +68,7 @@ def _rows(df: pd.DataFrame | None, nct_id: str) -> pd.DataFrame:
 
 
 def _text(v: Any) -> str:
-    if v is None:
-        return ""
-    try:
-        if v != v:
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(v)
+    return "" if is_missing(v) else str(v)
 
 
 def _evidence(v: Any) -> list[str]:
@@ -126,7 +119,7 @@ def _choose() -> str | None:
 
 
 def _header(trial: dict[str, Any], nid: str) -> None:
-    st.title(safe_inline(trial.get("title")) or nid)
+    st.header(safe_inline(trial.get("title")) or nid)
     official = _text(trial.get("official_title"))
     if official and official != _text(trial.get("title")):
         st.caption(safe_inline(official))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pandas as pd
@@ -117,9 +118,14 @@ def _sidebar(prepared: Prepared) -> None:
     )
 
     sb.subheader("Type of treatment")
-    sb.checkbox("Any immunotherapy", key=K_IO, help=components.tip("immunotherapy"))
+    any_io = sb.checkbox("Any immunotherapy", key=K_IO, help=components.tip("immunotherapy"))
     for code in IMMUNOTHERAPY_CLASSES:
-        sb.checkbox(f"{CLASS_LABELS[code]} ({counts.get(code, 0)})", key=_class_key(code))
+        sb.checkbox(
+            f"{CLASS_LABELS[code]} ({counts.get(code, 0)})",
+            key=_class_key(code),
+            disabled=any_io,
+            help="Included in “Any immunotherapy”" if any_io else None,
+        )
     with sb.expander("Other treatments"):
         for code in OTHER_CLASSES:
             st.checkbox(f"{CLASS_LABELS[code]} ({counts.get(code, 0)})", key=_class_key(code))
@@ -257,8 +263,14 @@ def _table(results: pd.DataFrame, with_distance: bool) -> None:
                 display_text=r"https://clinicaltrials\.gov/study/NCT\d{8}#(.*)$",
                 width="large",
             ),
+            "NCT ID": st.column_config.TextColumn("NCT ID", width="small"),
+            "Status": st.column_config.TextColumn("Status", width="small"),
+            "Phase": st.column_config.TextColumn("Phase", width="small"),
             "Treatment types": st.column_config.ListColumn("Treatment types", width="medium"),
-            "Miles": st.column_config.NumberColumn("Miles", format="%d", help="Straight-line distance"),
+            "Miles": st.column_config.NumberColumn(
+                "Miles", format="%d", help="Straight-line distance", width="small"
+            ),
+            "Last updated": st.column_config.TextColumn("Last updated", width="small"),
         },
     )
 
@@ -266,13 +278,13 @@ def _table(results: pd.DataFrame, with_distance: bool) -> None:
 def _actions(results: pd.DataFrame) -> None:
     ids = results["nct_id"].astype(str).tolist()
     titles = dict(zip(ids, results["title"].astype("string").fillna(""), strict=True))
-    if st.session_state.get(K_PICK) not in ids:
-        st.session_state[K_PICK] = ids[0]
+    # a new key whenever the results change: the choice can never point at a trial no longer shown
+    pick_key = f"{K_PICK}_{hashlib.sha1(' '.join(ids).encode()).hexdigest()[:12]}"  # noqa: S324
     col1, col2, col3 = st.columns([4, 1.2, 1.4], vertical_alignment="bottom")
     picked = col1.selectbox(
         "Choose a trial from the results",
         ids,
-        key=K_PICK,
+        key=pick_key,
         format_func=lambda n: f"{n} · {titles.get(n, '')[:110]}",
     )
     if col2.button("See details", icon=":material/description:", type="primary", width="stretch"):
@@ -326,7 +338,7 @@ def render() -> None:
     results = apply_filters(prepared, effective, origin=origin)
 
     n, total = len(results), len(prepared)
-    left, right = st.columns([3, 1], gap="large")
+    left, right = st.columns([4, 1], gap="medium")
     with left:
         st.subheader(f"{n:,} trial{'s' if n != 1 else ''} match" + ("" if n != 1 else "es"))
         where = ""

@@ -7,13 +7,13 @@ import streamlit as st
 
 from trialfinder.ui import data
 from trialfinder.ui.labels import CHANGE_LABELS, STATUS_LABELS, label
-from trialfinder.ui.safe import registry_url
+from trialfinder.ui.safe import is_missing, registry_url
 
 K_KINDS = "w_kinds"
 
 
 def _pretty(field: object, value: object) -> str:
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+    if is_missing(value):
         return ""
     if str(field) in ("overall_status", "site_status", "status"):
         return label(STATUS_LABELS, value)
