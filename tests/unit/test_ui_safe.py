@@ -114,3 +114,19 @@ def test_registry_url__only_from_valid_nct_ids() -> None:
     assert registry_url(" nct02899299 ") == "https://clinicaltrials.gov/study/NCT02899299"
     with pytest.raises(ValueError):
         registry_url("javascript:alert(1)")
+
+
+def test_safe_md__wrapped_text_joins_lines_but_keeps_list_items() -> None:
+    text = "Patients with disease\nof the pleura:\n1. first item\nwrapped here\n- second item"
+    md = safe_md(text, hard_breaks=False)
+    expected = (
+        "Patients with disease of the pleura\\:\u200b  \n1\\. first item wrapped here  \n\\- second item"
+    )
+    assert md == expected
+
+
+def test_highlight_md__wrapped_text_mode_matches_safe_md() -> None:
+    text = "Patients with disease\nof the pleura:\n1. first item\nwrapped here\n\n- second item"
+    assert highlight_md(text, [], hard_breaks=False) == (safe_md(text, hard_breaks=False), 0)
+    md, n = highlight_md(text, ["first item wrapped"], hard_breaks=False)
+    assert n == 1 and "1\\. **first item**  " not in md and "**first item** **wrapped**" in md

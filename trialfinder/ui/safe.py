@@ -12,6 +12,7 @@ Pure functions only; no Streamlit import.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -59,13 +60,20 @@ def _escape_chars(text: str) -> str:
     return "".join(out)
 
 
+def _joiner(prev: str, line: str, hard_breaks: bool) -> str:
+    """How two lines of one paragraph join: a hard break, or a space for text wrapped at a width."""
+    if hard_breaks or _ITEM_RE.match(line.strip()) or prev.rstrip().endswith(":"):
+        return "  \n"
+    return " "
+
+
 def safe_md(text: Any, *, hard_breaks: bool = True) -> str:
     """``text`` escaped for ``st.markdown``: shown literally, line breaks kept, nothing interpreted.
 
     Missing values give ``""``. Leading spaces of each line are dropped (four of them would start a
     code block); line breaks become Markdown hard breaks (or spaces with ``hard_breaks=False``, for
-    prose wrapped at a fixed width, except before a line that starts a list item); blank lines stay
-    paragraph breaks.
+    text wrapped at a fixed width, except before a list item or after a line ending with a colon);
+    blank lines stay paragraph breaks.
     """
     if _is_missing(text):
         return ""
@@ -78,9 +86,8 @@ def safe_md(text: Any, *, hard_breaks: bool = True) -> str:
         if not raw:
             continue
         out = _escape_chars(raw[0])
-        for line in raw[1:]:
-            brk = hard_breaks or bool(_ITEM_RE.match(line))
-            out += ("  \n" if brk else " ") + _escape_chars(line)
+        for prev, line in itertools.pairwise(raw):
+            out += _joiner(prev, line, hard_breaks) + _escape_chars(line)
         rendered.append(out)
     return "\n\n".join(rendered)
 
@@ -122,19 +129,20 @@ def find_spans(text: str, needles: Iterable[str]) -> list[tuple[int, int]]:
     return merged
 
 
-def highlight_md(text: Any, needles: Iterable[str]) -> tuple[str, int]:
+def highlight_md(text: Any, needles: Iterable[str], *, hard_breaks: bool = True) -> tuple[str, int]:
     """``text`` as safe Markdown with every occurrence of a needle in bold.
 
     Returns the Markdown and the number of highlighted passages. Only our own ``**`` markers are
-    Markdown; every character of ``text`` is escaped as in :func:`safe_md`.
+    Markdown; every character of ``text`` is escaped as in :func:`safe_md` (``hard_breaks`` too).
     """
     if _is_missing(text):
         return "", 0
     s = str(text).replace("\r\n", "\n").replace("\r", "\n")
     spans = find_spans(s, needles)
     out_lines: list[str] = []
+    raw_lines = s.split("\n")
     pos = 0
-    for raw_line in s.split("\n"):
+    for raw_line in raw_lines:
         start, end = pos, pos + len(raw_line)
         pos = end + 1
         line_spans = [(max(a, start), min(b, end)) for a, b in spans if a < end and b > start]
@@ -152,14 +160,21 @@ def highlight_md(text: Any, needles: Iterable[str]) -> tuple[str, int]:
         pieces.append(_escape_chars(s[cursor:end]))
         out_lines.append("".join(pieces).strip())
     # paragraphs: blank lines separate, other line breaks are hard breaks
-    paragraphs: list[list[str]] = [[]]
-    for ln in out_lines:
+    paragraphs: list[list[tuple[str, str]]] = [[]]
+    for ln, raw_line in zip(out_lines, raw_lines, strict=True):
         if ln:
-            paragraphs[-1].append(ln)
+            paragraphs[-1].append((ln, raw_line))
         elif paragraphs[-1]:
             paragraphs.append([])
-    md = "\n\n".join("  \n".join(p) for p in paragraphs if p)
-    return md, len(spans)
+    rendered = []
+    for para in paragraphs:
+        if not para:
+            continue
+        out = para[0][0]
+        for (_, prev_raw), (ln, raw_line) in itertools.pairwise(para):
+            out += _joiner(prev_raw, raw_line, hard_breaks) + ln
+        rendered.append(out)
+    return "\n\n".join(rendered), len(spans)
 
 
 _NCT_RE = re.compile(r"^NCT\d{8}$")

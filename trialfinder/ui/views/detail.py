@@ -29,6 +29,8 @@ from trialfinder.ui.labels import (
 from trialfinder.ui.safe import highlight_md, is_missing, registry_url, safe_inline, safe_md
 
 NCT_RE = re.compile(r"^NCT\d{8}$")
+CRITERIA_HEIGHT = 520  # px; long criteria scroll inside their box
+MAX_MAP_LABELS = 25  # city names on the site map only when they stay readable
 K_NCT = "d_nct"
 
 EVIDENCE_FACETS = (
@@ -240,12 +242,16 @@ def _eligibility(elig: dict[str, Any] | None, facets: dict[str, Any] | None) -> 
     inc, exc = _text(elig.get("inclusion")), _text(elig.get("exclusion"))
     if inc or exc:
         t1, t2 = st.tabs(["Who can join (inclusion)", "Who cannot join (exclusion)"])
-        with t1:
-            st.markdown(highlight_md(inc, needles)[0] or "_The record lists no inclusion criteria._")
-        with t2:
-            st.markdown(highlight_md(exc, needles)[0] or "_The record lists no exclusion criteria._")
+        with t1, st.container(height=CRITERIA_HEIGHT):
+            inc_md = highlight_md(inc, needles, hard_breaks=False)[0]
+            st.markdown(inc_md or "_The record lists no inclusion criteria._")
+        with t2, st.container(height=CRITERIA_HEIGHT):
+            exc_md = highlight_md(exc, needles, hard_breaks=False)[0]
+            st.markdown(exc_md or "_The record lists no exclusion criteria._")
     else:
-        st.markdown(highlight_md(elig.get("criteria"), needles)[0] or "_No criteria text._")
+        with st.container(height=CRITERIA_HEIGHT):
+            all_md = highlight_md(elig.get("criteria"), needles, hard_breaks=False)[0]
+            st.markdown(all_md or "_No criteria text._")
 
 
 def _origin() -> geo.ZipPoint | None:
@@ -275,12 +281,13 @@ def site_map(sites: pd.DataFrame, origin: geo.ZipPoint | None) -> alt.LayerChart
         coords.append([origin.lon, origin.lat])
     lons = [c[0] for c in coords]
     lats = [c[1] for c in coords]
-    pad = max(2.0, (max(lons) - min(lons)) * 0.1, (max(lats) - min(lats)) * 0.1)
+    pad = max(0.75, (max(lons) - min(lons)) * 0.15, (max(lats) - min(lats)) * 0.15)
     box = [[min(lons) - pad, min(lats) - pad], [max(lons) + pad, max(lats) + pad]]
     fit = {"type": "Feature", "geometry": {"type": "MultiPoint", "coordinates": box}, "properties": {}}
     projection: dict[str, Any] = {"type": "equirectangular", "fit": fit}
+    step = 1 if max(max(lons) - min(lons), max(lats) - min(lats)) < 8 else 5
     grid = (
-        alt.Chart(alt.graticule(step=[5, 5]))
+        alt.Chart(alt.graticule(step=[step, step]))
         .mark_geoshape(stroke="#d0d7de", strokeWidth=0.5, filled=False)
         .project(**projection)
     )
@@ -299,7 +306,14 @@ def site_map(sites: pd.DataFrame, origin: geo.ZipPoint | None) -> alt.LayerChart
         )
         .project(**projection)
     )
-    layers: list[alt.Chart] = [grid, dots]
+    towns = pts.assign(city=placed["city"].astype("string").fillna("").to_numpy()).drop_duplicates("city")
+    names = (
+        alt.Chart(towns)
+        .mark_text(align="left", dx=7, dy=-6, fontSize=11, color="#57606a")
+        .encode(longitude="lon:Q", latitude="lat:Q", text="city:N")
+        .project(**projection)
+    )
+    layers: list[alt.Chart] = [grid, dots, names] if len(towns) <= MAX_MAP_LABELS else [grid, dots]
     if origin is not None:
         home = pd.DataFrame({"lat": [origin.lat], "lon": [origin.lon], "label": [f"You: {origin.label}"]})
         layers.append(
@@ -346,7 +360,8 @@ def _sites(loaded: data.Loaded, nid: str) -> None:
         st.altair_chart(chart, width="stretch")
         unplaced = int(sites["geo_lat"].isna().sum())
         st.caption(
-            "Each dot is a site (grid lines every 5 degrees; no map tiles are loaded)."
+            "Each dot is a site, placed by its coordinates (grid lines every 1 or 5 degrees; no map is "
+            "downloaded)."
             + (f" {unplaced} site(s) could not be placed." if unplaced else "")
         )
     st.dataframe(

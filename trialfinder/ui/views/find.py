@@ -39,6 +39,8 @@ URL_READ_KEY = "tf_find_url_read"
 URL_WARNINGS_KEY = "tf_find_url_warnings"
 STATE_KEY = "tf_filter_state"  # the last FilterState (Overview reuses it)
 
+ANY_DISTANCE = 0  # selectbox sentinels: a None option would show as "Choose an option"
+ANY_SEX = "ANY"
 OTHER_CLASSES = tuple(c for c in CLASS_LABELS if c not in IMMUNOTHERAPY_CLASSES)
 K_IO, K_ADV, K_HAD_IO = "f_io", "f_advanced", "f_had_io"
 K_STATUS, K_PHASE, K_SITE, K_SUBTYPE = "f_status", "f_phase", "f_site", "f_subtype"
@@ -57,8 +59,9 @@ def _widget_values(state: FilterState) -> dict[str, Any]:
         K_IO: state.any_immunotherapy, K_ADV: state.advanced, K_HAD_IO: state.had_immunotherapy,
         K_STATUS: list(state.statuses), K_PHASE: list(state.phases), K_SITE: list(state.histology_sites),
         K_SUBTYPE: list(state.histology_subtypes), K_COUNTRY: list(state.countries),
-        K_STATE: list(state.states), K_ZIP: state.zip_code, K_RADIUS: state.radius_miles,
-        K_AGE: state.age, K_SEX: state.sex, K_TEXT: state.text,
+        K_STATE: list(state.states), K_ZIP: state.zip_code,
+        K_RADIUS: state.radius_miles if state.radius_miles is not None else ANY_DISTANCE,
+        K_AGE: state.age, K_SEX: state.sex or ANY_SEX, K_TEXT: state.text,
     })  # fmt: skip
     return values
 
@@ -78,9 +81,9 @@ def _state_from_widgets() -> FilterState:
         countries=tuple(ss.get(K_COUNTRY) or ()),
         states=tuple(ss.get(K_STATE) or ()),
         zip_code=str(ss.get(K_ZIP) or "").strip(),
-        radius_miles=ss.get(K_RADIUS),
+        radius_miles=None if ss.get(K_RADIUS) in (None, ANY_DISTANCE) else int(ss[K_RADIUS]),
         age=int(age) if age is not None else None,
-        sex=ss.get(K_SEX),
+        sex=None if ss.get(K_SEX) in (None, ANY_SEX) else str(ss[K_SEX]),
         text=str(ss.get(K_TEXT) or ""),
     )
 
@@ -189,9 +192,9 @@ def _sidebar(prepared: Prepared) -> None:
     )
     sb.selectbox(
         "Within",
-        [None, *RADIUS_CHOICES],
+        [ANY_DISTANCE, *RADIUS_CHOICES],
         key=K_RADIUS,
-        format_func=lambda r: "Any distance" if r is None else f"{r} miles",
+        format_func=lambda r: "Any distance" if r == ANY_DISTANCE else f"{r} miles",
         help="Keeps trials with a recruiting site this close to the ZIP code.",
     )
     sb.multiselect("Country", list(opts.countries), key=K_COUNTRY, placeholder="Any country")
@@ -210,9 +213,9 @@ def _sidebar(prepared: Prepared) -> None:
     )
     sb.selectbox(
         "Sex",
-        [None, "FEMALE", "MALE"],
+        [ANY_SEX, "FEMALE", "MALE"],
         key=K_SEX,
-        format_func=lambda s: "Any" if s is None else SEX_LABELS[s],
+        format_func=lambda s: "Any" if s == ANY_SEX else SEX_LABELS[s],
         help="Hides trials only for the other sex. Not put in the link.",
     )
 
@@ -257,20 +260,37 @@ def _table(results: pd.DataFrame, with_distance: bool) -> None:
         hide_index=True,
         width="stretch",
         height=min(36 * (len(shown) + 1) + 4, 600),
+        column_order=[
+            c
+            for c in (
+                "Trial",
+                "Miles",
+                "Nearest recruiting site",
+                "Status",
+                "Phase",
+                "Treatment types",
+                "Sites",
+                "NCT ID",
+                "Last updated",
+            )
+            if c in shown.columns
+        ],
         column_config={
             "Trial": st.column_config.LinkColumn(
                 "Trial (opens ClinicalTrials.gov)",
                 display_text=r"https://clinicaltrials\.gov/study/NCT\d{8}#(.*)$",
                 width="large",
             ),
-            "NCT ID": st.column_config.TextColumn("NCT ID", width="small"),
-            "Status": st.column_config.TextColumn("Status", width="small"),
-            "Phase": st.column_config.TextColumn("Phase", width="small"),
+            "NCT ID": st.column_config.TextColumn("NCT ID", width=108),
+            "Status": st.column_config.TextColumn("Status", width=135),
+            "Phase": st.column_config.TextColumn("Phase", width=85),
+            "Nearest recruiting site": st.column_config.TextColumn("Nearest recruiting site", width="medium"),
+            "Sites": st.column_config.TextColumn("Sites", width="medium"),
             "Treatment types": st.column_config.ListColumn("Treatment types", width="medium"),
             "Miles": st.column_config.NumberColumn(
-                "Miles", format="%d", help="Straight-line distance", width="small"
+                "Miles", format="%d", help="Straight-line distance", width=60
             ),
-            "Last updated": st.column_config.TextColumn("Last updated", width="small"),
+            "Last updated": st.column_config.TextColumn("Last updated", width=105),
         },
     )
 

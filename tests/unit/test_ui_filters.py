@@ -1,0 +1,123 @@
+"""The pure filter core on real recorded records (classic XML mesothelioma trials + two v2 studies)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trialfinder.errors import UsageError
+from trialfinder.ui.filters import (
+    FilterState,
+    Options,
+    apply_filters,
+    filter_mask,
+    from_query_params,
+    prepare,
+    to_query_params,
+)
+from trialfinder.ui.printable import printable_html
+
+
+@pytest.fixture(scope="module")
+def tables(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+    from trialfinder.refresh import facet_tables
+    from trialfinder.sources import import_tables
+
+    d = tmp_path_factory.mktemp("recorded")
+    for f in (shared_dir / "classic-xml").glob("*.xml"):
+        shutil.copy(f, d / f.name)
+    for n in ("NCT02628535", "NCT06790706"):  # the two v2 mesothelioma studies
+        shutil.copy(shared_dir / "v2" / "studies" / f"{n}.json", d / f"{n}.json")
+    t, _ = import_tables([d])
+    t.update(facet_tables(t))
+    return t
+
+
+def test_apply_filters__raw_tables_and_prepared_agree(tables: dict[str, pd.DataFrame]) -> None:
+    state = FilterState(statuses=(), any_immunotherapy=True)
+    a = apply_filters(tables, state)
+    b = apply_filters(prepare(tables), state)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) > 0
+
+
+def test_apply_filters__empty_state_keeps_every_trial(tables: dict[str, pd.DataFrame]) -> None:
+    got = apply_filters(tables, FilterState(statuses=()))
+    assert sorted(got["nct_id"]) == sorted(tables["trials"]["nct_id"].astype(str))
+    assert list(got["url"]) == [f"https://clinicaltrials.gov/study/{n}" for n in got["nct_id"]]
+
+
+def test_apply_filters__each_filter_only_removes(tables: dict[str, pd.DataFrame]) -> None:
+    p = prepare(tables)
+    base = filter_mask(p, FilterState(statuses=()))
+    for state in (
+        FilterState(statuses=(), classes=("checkpoint_inhibitor",)),
+        FilterState(statuses=(), had_immunotherapy=True),
+        FilterState(statuses=(), advanced=True),
+        FilterState(statuses=(), histology_subtypes=("epithelioid",)),
+        FilterState(statuses=(), countries=("United States",)),
+        FilterState(statuses=(), age=15),
+        FilterState(statuses=(), text="mesothelin"),
+    ):
+        m = filter_mask(p, state)
+        assert not (m & ~base).any(), state
+
+
+def test_apply_filters__zip_sorts_by_distance_and_radius_cuts(tables: dict[str, pd.DataFrame]) -> None:
+    near = apply_filters(tables, FilterState(statuses=(), zip_code="10001"))
+    d = near["distance_miles"].dropna().to_numpy()
+    assert len(d) > 0 and np.all(np.diff(d) >= 0)
+    cut = apply_filters(tables, FilterState(statuses=(), zip_code="10001", radius_miles=100))
+    assert set(cut["nct_id"]) == set(near.loc[near["distance_miles"] <= 100, "nct_id"])
+    assert cut["nearest_site"].notna().all()
+
+
+def test_apply_filters__bad_zip_raises_usage_error(tables: dict[str, pd.DataFrame]) -> None:
+    with pytest.raises(UsageError, match="not a US ZIP code"):
+        apply_filters(tables, FilterState(zip_code="abc"))
+
+
+def test_query_params__round_trip_without_personal_fields() -> None:
+    state = FilterState(
+        classes=("car_t",), any_immunotherapy=True, advanced=True, had_immunotherapy=True,
+        statuses=("RECRUITING",), phases=("PHASE2",), histology_sites=("pleural",), countries=("France",),
+        radius_miles=50, zip_code="10001", age=60, sex="MALE", text="nivolumab",
+    )  # fmt: skip
+    qp = to_query_params(state)
+    assert not {"zip", "age", "sex", "q", "text"} & set(qp)
+    options = Options(histology_sites=("pleural",), countries=("France",))
+    back, warnings = from_query_params(qp, options)
+    assert warnings == []
+    assert back == FilterState(
+        classes=("car_t",), any_immunotherapy=True, advanced=True, had_immunotherapy=True,
+        statuses=("RECRUITING",), phases=("PHASE2",), histology_sites=("pleural",), countries=("France",),
+        radius_miles=50,
+    )  # fmt: skip
+
+
+def test_query_params__defaults_give_an_empty_url_and_any_status_round_trips() -> None:
+    assert to_query_params(FilterState()) == {}
+    qp = to_query_params(FilterState(statuses=()))
+    assert qp == {"status": ["any"]}
+    assert from_query_params(qp, Options())[0].statuses == ()
+
+
+def test_printable_html__escapes_registry_text_one_page_per_trial(tables: dict[str, pd.DataFrame]) -> None:
+    t = dict(tables)
+    trials = t["trials"].copy()
+    first = str(trials["nct_id"].iloc[0])
+    trials.loc[trials.index[0], "title"] = (
+        '<img src=x onerror=alert(1)> "quoted" & more'  # test-only variation
+    )
+    t["trials"] = trials
+    ids = [first, str(trials["nct_id"].iloc[1]), "NCT00000000"]
+    page = printable_html(t, ids, data_as_of="2026-03-13")
+    assert page.count('<section class="page">') == 2  # the unknown ID is left out
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt; &quot;quoted&quot; &amp; more" in page
+    assert "<script" not in page and "http" not in page.split("<body>")[0].replace("http-equiv", "")
+    assert f'href="https://clinicaltrials.gov/study/{first}"' in page
+    assert "not medical advice" in page.lower()
