@@ -25,11 +25,14 @@ import json
 import math
 import os
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -42,8 +45,9 @@ from bench import baselines, child, scale  # noqa: E402
 
 SECTIONS = ("import", "refresh", "filters", "render")
 SCALE_LABEL = {1: "1k", 10: "12k", 100: "120k"}
-#: a query.term that matches several thousand studies of the ×10 scale-up (paging with pageSize 1000)
-BROAD_TERM = "cancer OR tumor OR asthma"
+#: a broad search: 786 of the 1,192 recorded studies, 7,860 of the ×10 scale-up (8 pages of 1000).
+#: A status filter, not a text query: the replay server's text search is slow and would dominate.
+BROAD_STATUSES = "COMPLETED,RECRUITING"
 #: the filter toggled for the re-render figure (the "advanced / stage 4" checkbox of Find trials)
 RERENDER_WIDGET = "f_advanced"
 
@@ -75,6 +79,19 @@ def median_time(fn: Callable[[], object], reps: int, *, warmup: int = 0) -> floa
     return statistics.median(times)
 
 
+def median_wall_cpu(fn: Callable[[], object], reps: int, *, warmup: int = 0) -> tuple[float, float]:
+    """Median wall time and median CPU time (this process) of ``fn()``."""
+    for _ in range(warmup):
+        fn()
+    walls, cpus = [], []
+    for _ in range(reps):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus)
+
+
 @contextlib.contextmanager
 def section(name: str, figures: list[str]) -> Iterator[None]:
     """Run a bench section; when a product piece is missing or fails, print its figures as n/a."""
@@ -90,12 +107,48 @@ def section(name: str, figures: list[str]) -> Iterator[None]:
         note(f"section {name} took {time.perf_counter() - t0:.1f} s")
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def replay_process(data: Path, wait_s: float = 300.0) -> Iterator[str]:
+    """``trialfinder replay`` in its own process (its searching must not share our GIL); yields the
+    base URL once ``/version`` answers."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "trialfinder", "replay", "--data", str(data), "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO_ROOT)
+    url = f"http://127.0.0.1:{port}/api/v2"
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/version", timeout=5) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"replay server on {data} did not come up (exit {proc.poll()})")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Bench:
     def __init__(self, quick: bool, workdir: Path, src_dir: Path) -> None:
         self.quick = quick
         self.workdir = workdir
         self.src_dir = src_dir
-        self.scales = (1, 10) if quick else (1, 10, 100)
+        self.scales: tuple[int, ...] = (1, 10) if quick else (1, 10, 100)
         self.datasets: dict[int, Path] = {1: src_dir}
         self.snapshots: dict[int, Path] = {}  # scale -> data dir holding a current snapshot
         self.n_studies: dict[int, int] = {}
@@ -231,11 +284,10 @@ class Bench:
         figs = ["refresh_requests_full", "refresh_requests_full_expected", "refresh_s_full",
                 "refresh_requests_nochange", "refresh_s_nochange"]
         with section("refresh", figs):
-            from trialfinder.ctgov.replay import running_replay
             from trialfinder.queries import load_queries
 
             queries = load_queries(REPO_ROOT / "queries")
-            with running_replay(self.src_dir) as url:
+            with replay_process(self.src_dir) as url:
                 self._refresh_figures("", url, queries, reps=3)
 
         figs = ["refresh_broad_requests_full", "refresh_broad_s_full", "client_fetch_s_broad",
@@ -285,20 +337,19 @@ class Bench:
         """A broad search over the ×10 scale-up (12k studies, several pages each), fetched by our client
         and by the PyPI ``ctgov`` client on the same replay server: same work, same bytes."""
         from trialfinder.ctgov.client import CtgovClient
-        from trialfinder.ctgov.replay import running_replay
         from trialfinder.queries import SavedSearch
 
-        broad = [SavedSearch(name="bench-broad", title="bench: broad term search",
-                             params={"query.term": BROAD_TERM})]
+        broad = [SavedSearch(name="bench-broad", title="bench: broad status search",
+                             params={"filter.overallStatus": BROAD_STATUSES})]
         # the whole refresh (fetch + normalize + facets + write) of the broad search: ×1 in quick mode
         # (one page), ×10 in the full run (several pages)
         if self.quick:
-            with running_replay(self.src_dir) as url:
+            with replay_process(self.src_dir) as url:
                 self._refresh_figures("_broad", url, broad, reps=1)
         files = self.workdir / "x10-files"
         if not files.exists():
             scale.build_scaleup(10, files, layout="files", records=self.records())
-        with running_replay(files) as url:
+        with replay_process(files) as url:
             if not self.quick:
                 self._refresh_figures("_broad", url, broad, reps=1)
             params = broad[0].api_params()
@@ -308,10 +359,12 @@ class Bench:
                     c.version()
                     return sum(1 for _ in c.iter_studies(params, page_size=1000))
 
+            reps, warm = (2, 0) if self.quick else (3, 1)
             n_ours = ours()
-            t_ours = median_time(ours, 3)
+            t_ours, cpu_ours = median_wall_cpu(ours, reps, warmup=warm)
             emit("client_fetch_studies_broad", n_ours)
             emit("client_fetch_s_broad", t_ours)
+            emit("client_fetch_cpu_s_broad", cpu_ours)
             try:
                 import ctgov.client as pypi
             except ImportError:
@@ -323,15 +376,18 @@ class Bench:
             def theirs() -> int:
                 c = pypi.Client(delay=0.0, retries=1)
                 c.version()
-                return sum(1 for _ in c.iter_studies(params["query.term"], page_size=1000))
+                statuses = {"overallStatus": BROAD_STATUSES}
+                return sum(1 for _ in c.iter_studies("", filters=statuses, page_size=1000))
 
             n_theirs = theirs()
-            t_theirs = median_time(theirs, 3)
+            t_theirs, cpu_theirs = median_wall_cpu(theirs, reps, warmup=warm)
             if n_theirs != n_ours:
                 note(f"ctgov (PyPI) fetched {n_theirs} studies, ours {n_ours}")
             emit("ctgov_pypi_fetch_studies_broad", n_theirs)
             emit("ctgov_pypi_fetch_s_broad", t_theirs)
+            emit("ctgov_pypi_fetch_cpu_s_broad", cpu_theirs)
             emit("client_vs_ctgov_pypi_ratio", t_theirs / t_ours)
+            emit("client_vs_ctgov_pypi_cpu_ratio", cpu_theirs / cpu_ours)
 
     # -- dashboard ---------------------------------------------------------------------------------
 
@@ -407,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--src", type=Path, default=scale.DEFAULT_SOURCE, help="folder of NCT*.json studies")
     ap.add_argument("--workdir", type=Path, default=None, help="temporary folder (default: a new one)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--scales", default=None, help="scale factors, e.g. 1,10 (default: 1,10 quick; 1,10,100)")
     ap.add_argument("--only", default=",".join(SECTIONS),
                     help=f"comma-separated sections to run (default all: {','.join(SECTIONS)})")
     args = ap.parse_args(argv)
@@ -418,7 +475,10 @@ def main(argv: list[str] | None = None) -> int:
     note(f"work folder {workdir}; python {sys.version.split()[0]}; {os.cpu_count()} cpus")
     t0 = time.perf_counter()
     try:
-        Bench(args.quick, workdir, args.src).run(set(args.only.split(",")))
+        bench = Bench(args.quick, workdir, args.src)
+        if args.scales:
+            bench.scales = tuple(int(x) for x in args.scales.split(","))
+        bench.run(set(args.only.split(",")))
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
