@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from trialfinder.facets.base import Facet, Result
+from trialfinder.facets.prefilter import Rx, fold
 from trialfinder.facets.text import Item, TrialText, clean_piece, is_cancer_trial, is_meso_trial, segment
 
+_ITEM_CACHE = 1 << 16
+"""Per-item rule results are cached on the item text (criteria repeat across trials and versions)."""
 
-def _rx(src: str) -> re.Pattern[str]:
-    return re.compile(src, re.I)
+
+def _rx(src: str) -> Rx:
+    """A case-insensitive pattern with a literal prefilter (``search(text, fold(text))``)."""
+    return Rx(re.compile(src, re.I))
 
 
 def items_of(t: TrialText) -> tuple[Item, ...]:
@@ -42,9 +48,11 @@ _WASHOUT = _rx(
 _WORDNUM = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "eight": 8}
 
 
-def _washout_only(text: str) -> bool:
+def _washout_only(text: str, folded: str | None = None) -> bool:
     """A time-limited clause ("no immunotherapy within 4 weeks"); windows longer than 3 months are
     a real exclusion ("no immunotherapy in the past 12 months")."""
+    if folded is not None and not _WASHOUT.possible(folded):
+        return False
     for m in _WASHOUT.finditer(text):
         num, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
         if not num:
@@ -57,10 +65,6 @@ def _washout_only(text: str) -> bool:
             continue
         return True
     return False
-
-
-def _near(rx: re.Pattern[str], text: str) -> re.Match[str] | None:
-    return rx.search(text)
 
 
 def _negated_before(text: str, pos: int, window: int = 80) -> bool:
@@ -111,6 +115,25 @@ _OTHER_CANCER = _rx(r"(?:other|prior|previous|second|another|additional|history 
                     r"CNS metasta|bone metasta|metastases are present")
 
 
+@lru_cache(maxsize=_ITEM_CACHE)
+def _adv_kind(text: str, section: str, listed: bool) -> str | None:
+    """``strong`` / ``early`` / ``weak`` / None for one item (``text`` whitespace-collapsed);
+    ``listed``: a title-group item that is one of the keywords or conditions."""
+    f = fold(text)
+    if section != "title" and _OTHER_CANCER.search(text, f):
+        return None
+    m = _ADV_STRONG.search(text, f) or (_ADV_WEAK.search(text, f) if section == "title" and listed else None)
+    e = _EARLY.search(text, f)
+    if m and not _ADV_NEG.search(text[: m.start()]) and not (
+            e and e.start() < m.start() and "resectab" in e.group(0).lower()):
+        return "strong"
+    if e:
+        return "early"
+    if _ADV_WEAK.search(text, f):
+        return "weak"
+    return None
+
+
 def advanced_disease(t: TrialText) -> Result:
     """``yes`` when stage IV / metastatic / unresectable / recurrent patients can enroll, ``no`` for
     early, resectable, (neo)adjuvant, curative-intent or prevention trials, else ``unknown``.
@@ -118,28 +141,23 @@ def advanced_disease(t: TrialText) -> Result:
     if not is_cancer_trial(t):
         return Result("unknown")
     crit = [i for i in items_of(t) if i.section != "exclusion"]
+    listed = (*t.keywords, *t.conditions)
     for group in (crit, _title_items(t)):
-        strong, early, weak = [], [], []
+        early: Item | None = None
+        weak: Item | None = None
         for it in group:
             text = it.flat
-            if it.section != "title" and _OTHER_CANCER.search(text):
-                continue
-            m = _ADV_STRONG.search(text) or (_ADV_WEAK.search(text) if it.section == "title" and
-                                             text in (*t.keywords, *t.conditions) else None)
-            e = _EARLY.search(text)
-            if m and not _ADV_NEG.search(text[: m.start()]) and not (
-                    e and e.start() < m.start() and "resectab" in e.group(0).lower()):
-                strong.append(it)
-            elif e:
-                early.append(it)
-            elif _ADV_WEAK.search(text):
-                weak.append(it)
-        if strong:
-            return Result("yes", (clean_piece(strong[0].text),))
-        if early:
-            return Result("no", (clean_piece(early[0].text),))
-        if weak:
-            return Result("yes", (clean_piece(weak[0].text),))
+            kind = _adv_kind(text, it.section, it.section == "title" and text in listed)
+            if kind == "strong":  # the first strong item decides
+                return Result("yes", (clean_piece(it.text),))
+            if kind == "early" and early is None:
+                early = it
+            elif kind == "weak" and weak is None:
+                weak = it
+        if early is not None:
+            return Result("no", (clean_piece(early.text),))
+        if weak is not None:
+            return Result("yes", (clean_piece(weak.text),))
     return Result("unknown")
 
 
@@ -198,52 +216,55 @@ _NAIVE = _rx(r"treatment[- ]na[iï]ve|previously untreated|\buntreated\b(?= [^.]
              r"na[iï]ve to (?:prior )?(?:systemic|treatment|therapy)")
 
 
+@lru_cache(maxsize=_ITEM_CACHE)
+def _io_kind(text: str, section: str) -> str | None:
+    """``excl`` / ``req`` / ``allow`` / None: what one item (``text`` whitespace-collapsed) says about
+    prior immunotherapy."""
+    f = fold(text)
+    io = _IO.search(text, f)
+    if io and _IO_IRRELEVANT.search(text, f) and not _ALLOWED.search(text, f):
+        io = None
+    sys_all = _SYSTEMIC_ALL.search(text, f)
+    if sys_all and (_SYS_IRRELEVANT.search(text, f) or re.search(r"chemotherap", sys_all.group(0), re.I)
+                    or re.search(r"no more than|not more than|maximum of|up to \d", text, re.I)):
+        sys_all = None
+    naive = _NAIVE.search(text, f) if section != "exclusion" else None
+    if not io and not sys_all and not naive:
+        return None
+    if _CONCURRENT_ONLY.search(text, f) and not re.search(r"\b(?:prior|previous(?:ly)?)\b", text, re.I):
+        return None
+    if io and _ALLOWED.search(text, f):
+        return "allow"
+    if io and _TOXICITY.search(text, f):
+        return None
+    if naive:
+        return "excl"
+    washout = _washout_only(text, f)
+    pos = (io or sys_all).start()  # type: ignore[union-attr]
+    neg = _negated_before(text, pos, 100) or bool(re.search(r"not (?:be )?permi|"
+                                                            r"not allowed|excluded", text, re.I))
+    if section == "exclusion":
+        if washout:
+            return None
+        if neg and _REQUIRE.search(text, f) and io:
+            return "req"  # "patients who have not received prior anti-PD-1" in exclusions
+        return "excl"
+    # inclusion / other: requirements are positive, exclusions are negated
+    if neg:
+        return None if washout else "excl"
+    if io and _REQUIRE.search(text, f) and (not washout or _STRONG_REQUIRE.search(text, f)):
+        return "req"
+    return None
+
+
 def _io_statements(t: TrialText) -> tuple[list[Item], list[Item], list[Item]]:
     """(excluding, requiring, allowing) criteria items about prior immunotherapy."""
-    excl: list[Item] = []
-    req: list[Item] = []
-    allow: list[Item] = []
+    found: dict[str, list[Item]] = {"excl": [], "req": [], "allow": []}
     for it in items_of(t):
-        text = it.flat
-        io = _IO.search(text)
-        if io and _IO_IRRELEVANT.search(text) and not _ALLOWED.search(text):
-            io = None
-        sys_all = _SYSTEMIC_ALL.search(text)
-        if sys_all and (_SYS_IRRELEVANT.search(text) or re.search(r"chemotherap", sys_all.group(0), re.I)
-                        or re.search(r"no more than|not more than|maximum of|up to \d", text, re.I)):
-            sys_all = None
-        naive = _NAIVE.search(text) if it.section != "exclusion" else None
-        if not io and not sys_all and not naive:
-            continue
-        if _CONCURRENT_ONLY.search(text) and not re.search(r"\b(?:prior|previous(?:ly)?)\b", text, re.I):
-            continue
-        if io and _ALLOWED.search(text):
-            allow.append(it)
-            continue
-        if io and _TOXICITY.search(text):
-            continue
-        if naive:
-            excl.append(it)
-            continue
-        washout = _washout_only(text)
-        pos = (io or sys_all).start()  # type: ignore[union-attr]
-        neg = _negated_before(text, pos, 100) or bool(re.search(r"not (?:be )?permi|"
-                                                                r"not allowed|excluded", text, re.I))
-        if it.section == "exclusion":
-            if washout:
-                continue
-            if neg and _REQUIRE.search(text) and io:
-                req.append(it)  # "patients who have not received prior anti-PD-1" in exclusions
-            else:
-                excl.append(it)
-            continue
-        # inclusion / other: requirements are positive, exclusions are negated
-        if neg:
-            if not washout:
-                excl.append(it)
-        elif io and _REQUIRE.search(text) and (not washout or _STRONG_REQUIRE.search(text)):
-            req.append(it)
-    return excl, req, allow
+        kind = _io_kind(it.flat, it.section)
+        if kind is not None:
+            found[kind].append(it)
+    return found["excl"], found["req"], found["allow"]
 
 
 def _cohort_limited(it: Item) -> bool:
@@ -305,43 +326,51 @@ _FIRST_EXCL = _rx(r"\b(?:prior|previous|any|received|"
                   r"mesothelioma|locally advanced|recurrent|unresectable|[A-Z]{2,})")
 
 
+@lru_cache(maxsize=_ITEM_CACHE)
+def _line_kind(text: str, section: str) -> str | None:
+    """``first`` / ``prev`` / ``any`` / ``cap`` / None: what one item (``text`` whitespace-collapsed)
+    says about the line of therapy."""
+    f = fold(text)
+    if _LINE_IRRELEVANT.search(text, f):
+        return None
+    if section == "exclusion":
+        if _FIRST_EXCL.search(text, f) and not _washout_only(text, f) \
+                and not _CONCURRENT_ONLY.search(text, f) and not re.search(
+                r"\b(?:adjuvant|more than|≥ ?[2-9]|[2-9] or more|three or more)\b", text, re.I):
+            return "first"
+        if _NAIVE.search(text, f):
+            return "prev"  # "treatment-naive" patients excluded
+        return None
+    if _ANY.search(text, f):
+        return "any"
+    first = _FIRST.search(text, f) or _NAIVE.search(text, f)
+    p = _PREV.search(text, f)
+    if first and not (p and p.start() < first.start()):
+        if not _washout_only(text, f) or _NAIVE.search(text, f):
+            return "first"
+        return None
+    if p:
+        if re.search(r"\b(?:adjuvant|neoadjuvant)\b", text, re.I) and not re.search(
+                r"advanced|metastatic|recurrent", text, re.I):
+            return None
+        return "prev"
+    if _CAP.search(text, f):
+        return "cap"
+    return None
+
+
 def line_of_therapy(t: TrialText) -> Result:
     """``first_line`` (no prior systemic therapy for advanced disease), ``previously_treated``
     (inclusion requires prior therapy), ``any`` (both, or explicitly either), ``unknown``.
     Trials for early (non-advanced) disease are ``unknown``: lines count advanced-disease treatment."""
     if advanced_disease(t).value == "no":
         return Result("unknown")
-    first: list[Item] = []
-    prev: list[Item] = []
-    anyl: list[Item] = []
-    caps: list[Item] = []
+    found: dict[str, list[Item]] = {"first": [], "prev": [], "any": [], "cap": []}
     for it in items_of(t):
-        text = it.flat
-        if _LINE_IRRELEVANT.search(text):
-            continue
-        if it.section == "exclusion":
-            if _FIRST_EXCL.search(text) and not _washout_only(text) and not _CONCURRENT_ONLY.search(text) \
-                    and not re.search(
-                    r"\b(?:adjuvant|more than|≥ ?[2-9]|[2-9] or more|three or more)\b", text, re.I):
-                first.append(it)
-            elif _NAIVE.search(text):
-                prev.append(it)  # "treatment-naive" patients excluded
-            continue
-        if _ANY.search(text):
-            anyl.append(it)
-            continue
-        f = _FIRST.search(text) or _NAIVE.search(text)
-        p = _PREV.search(text)
-        if f and not (p and p.start() < f.start()):
-            if not _washout_only(text) or _NAIVE.search(text):
-                first.append(it)
-        elif p:
-            if re.search(r"\b(?:adjuvant|neoadjuvant)\b", text, re.I) and not re.search(
-                    r"advanced|metastatic|recurrent", text, re.I):
-                continue
-            prev.append(it)
-        elif _CAP.search(text):
-            caps.append(it)
+        kind = _line_kind(it.flat, it.section)
+        if kind is not None:
+            found[kind].append(it)
+    first, prev, anyl, caps = found["first"], found["prev"], found["any"], found["cap"]
     ev = lambda items: tuple(clean_piece(i.text) for i in items)  # noqa: E731
     if anyl and not (first and not prev):
         return Result("any", ev(anyl[:1]))
@@ -365,13 +394,13 @@ def line_of_therapy(t: TrialText) -> Result:
 
 # ---------------------------------------------------------------------------------- histology
 
-_SITES: dict[str, re.Pattern[str]] = {
+_SITES: dict[str, Rx] = {
     "pleural": _rx(r"pleura|\bMPM\b|malignant pleural disease"),
     "peritoneal": _rx(r"periton|\bMPeM\b"),
     "pericardial": _rx(r"pericardi"),
     "tunica_vaginalis": _rx(r"tunica vaginalis"),
 }
-_SUBTYPES: dict[str, re.Pattern[str]] = {
+_SUBTYPES: dict[str, Rx] = {
     "epithelioid": _rx(r"epithelioid|epithelial(?! ovarian| cancer| tumou?r)"),
     "sarcomatoid": _rx(r"sarcomatoid|fibrosarcomatous"),
     "biphasic": _rx(r"biphasic|\bmixed(?: type| subtype| histology)?\b"),
@@ -437,7 +466,7 @@ def histology(t: TrialText) -> Result:
 
 # ---------------------------------------------------------------------------------- biomarkers
 
-_BIOMARKERS: dict[str, re.Pattern[str]] = {
+_BIOMARKERS: dict[str, Rx] = {
     "mesothelin": _rx(r"mesothelin|\bMSLN\b|\bSMRP\b"),
     "PD-L1": _rx(r"PD-?L1"),
     "BAP1": _rx(r"\bBAP-?1\b"),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from trialfinder.facets.base import Facet, Result
 from trialfinder.facets.text import Intervention, TrialText, is_cancer_trial
@@ -97,7 +98,18 @@ def _safe_sentences(text: str) -> list[str]:
 
 def resolve(iv: Intervention, cancer: bool = True, vocab: Vocabulary | None = None) -> Resolution:
     """Classes of one intervention, each with the verbatim text that decided it."""
-    vocab = vocab or load()
+    if vocab is None or vocab is load():
+        r = _resolve_packaged(iv, cancer)  # the same intervention recurs across trials and versions
+        return Resolution(list(r.hits), r.ignored, r.unresolved)
+    return _resolve(iv, cancer, vocab)
+
+
+@lru_cache(maxsize=1 << 15)
+def _resolve_packaged(iv: Intervention, cancer: bool) -> Resolution:
+    return _resolve(iv, cancer, load())
+
+
+def _resolve(iv: Intervention, cancer: bool, vocab: Vocabulary) -> Resolution:
     primary = [t for t in (iv.name, *iv.other_names) if t and not re.fullmatch(r"no other names?", t, re.I)]
     name = iv.name
     if vocab.ignore.search(name) and not (vocab.ignore_unless and vocab.ignore_unless.search(name)):

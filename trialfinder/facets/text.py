@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 import pandas as pd
@@ -146,7 +146,7 @@ class Item:
     text: str  # verbatim slice of the source string, stripped
     section: Section
 
-    @property
+    @cached_property
     def flat(self) -> str:
         """The text with runs of whitespace collapsed (for matching only; evidence uses ``text``)."""
         return _WS.sub(" ", self.text)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -29,7 +29,12 @@ class Agent:
     mechanism: str
     also: tuple[str, ...]
     cancer_only: bool
-    regex: re.Pattern[str]
+    names: tuple[str, ...]  # every name, brand and code name (``name`` is the first)
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        """One pattern over every name of the agent (compiled on first use)."""
+        return _rx("|".join(_name_regex(n) for n in self.names))
 
 
 @dataclass(frozen=True)
@@ -46,14 +51,31 @@ class Pattern:
 @dataclass(frozen=True)
 class Vocabulary:
     agents: tuple[Agent, ...]
-    agent_regex: re.Pattern[str]  # one alternation over every name, longest first
     agent_by_key: dict[str, Agent]
-    first_tokens: dict[str, re.Pattern[str]]  # first word of a name → alternation of those names
+    token_sources: dict[str, str]  # first word of a name → regex source: alternation of those names
     patterns: tuple[Pattern, ...]
     allergen: re.Pattern[str]
     other: tuple[re.Pattern[str], ...]
     ignore: re.Pattern[str]
     ignore_unless: re.Pattern[str] | None
+    _token_rx: dict[str, re.Pattern[str]] = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def agent_regex(self) -> re.Pattern[str]:
+        """One alternation over every name, longest first (compiled on first use)."""
+        names = sorted(((n, _name_regex(n)) for a in self.agents for n in a.names), key=lambda a: -len(a[0]))
+        return _rx("|".join(f"(?:{r})" for _, r in names))
+
+    def token_regex(self, token: str) -> re.Pattern[str] | None:
+        """The alternation of the names whose first word is ``token`` (lower case), compiled on first
+        use: only the words that occur in the texts ever cost a compilation."""
+        rx = self._token_rx.get(token)
+        if rx is None:
+            src = self.token_sources.get(token)
+            if src is None:
+                return None
+            rx = self._token_rx[token] = _rx(src)
+        return rx
 
 
 def name_key(name: str) -> str:
@@ -80,7 +102,7 @@ def agent_matches(vocab: Vocabulary, text: str) -> list[re.Match[str]]:
         if key in seen_tokens:
             continue
         seen_tokens.add(key)
-        rx = vocab.first_tokens.get(key)
+        rx = vocab.token_regex(key)
         if rx is not None:
             found += list(rx.finditer(text))
     found.sort(key=lambda m: (m.start(), -(m.end() - m.start())))
@@ -99,6 +121,7 @@ def _name_regex(name: str) -> str:
     return rf"(?<![A-Za-z0-9]){body}(?![A-Za-z0-9])"
 
 
+@lru_cache(maxsize=1024)
 def _rx(src: str) -> re.Pattern[str]:
     return re.compile(src, re.IGNORECASE)
 
@@ -115,8 +138,8 @@ def build(data: dict[str, Any]) -> Vocabulary:
             if c not in CLASSES:
                 raise DataError(f"interventions vocabulary: unknown class {c!r} for {entry['names'][0]!r}")
         names = [n for n in entry["names"] if n.strip()]
-        rx = _rx("|".join(_name_regex(n) for n in names))
-        agent = Agent(names[0], cls, entry.get("mechanism", ""), also, bool(entry.get("cancer_only")), rx)
+        agent = Agent(names[0], cls, entry.get("mechanism", ""), also, bool(entry.get("cancer_only")),
+                      tuple(names))
         agents.append(agent)
         for n in names:
             by_key.setdefault(name_key(n), agent)
@@ -125,7 +148,7 @@ def build(data: dict[str, Any]) -> Vocabulary:
     by_token: dict[str, list[str]] = {}
     for n, r in alts:
         by_token.setdefault(first_token(n), []).append(r)
-    first_tokens = {k: _rx("|".join(f"(?:{r})" for r in v)) for k, v in by_token.items()}
+    token_sources = {k: "|".join(f"(?:{r})" for r in v) for k, v in by_token.items()}
     patterns = []
     for p in data.get("pattern", []):
         if p["class"] not in CLASSES:
@@ -141,9 +164,8 @@ def build(data: dict[str, Any]) -> Vocabulary:
     ign = data.get("ignore", [{}])[0]
     return Vocabulary(
         agents=tuple(agents),
-        agent_regex=_rx("|".join(f"(?:{r})" for _, r in alts)),
         agent_by_key=by_key,
-        first_tokens=first_tokens,
+        token_sources=token_sources,
         patterns=tuple(patterns),
         allergen=others[0],
         other=tuple(others[1:]),
