@@ -361,8 +361,7 @@ def _sites(loaded: data.Loaded, nid: str) -> None:
         unplaced = int(sites["geo_lat"].isna().sum())
         st.caption(
             "Each dot is a site, placed by its coordinates (grid lines every 1 or 5 degrees; no map is "
-            "downloaded)."
-            + (f" {unplaced} site(s) could not be placed." if unplaced else "")
+            "downloaded)." + (f" {unplaced} site(s) could not be placed." if unplaced else "")
         )
     st.dataframe(
         table,

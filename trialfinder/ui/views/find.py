@@ -119,6 +119,13 @@ def _sidebar(prepared: Prepared) -> None:
     sb.button(
         "Clear all filters", on_click=_reset, icon=":material/filter_alt_off:", width="stretch", key="f_clear"
     )
+    sb.text_input(
+        "Search words in titles and treatment names",
+        key=K_TEXT,
+        max_chars=100,
+        placeholder="e.g. nivolumab, mesothelin",
+        help="Not put in the link.",
+    )
 
     sb.subheader("Type of treatment")
     any_io = sb.checkbox("Any immunotherapy", key=K_IO, help=components.tip("immunotherapy"))
@@ -219,15 +226,6 @@ def _sidebar(prepared: Prepared) -> None:
         help="Hides trials only for the other sex. Not put in the link.",
     )
 
-    sb.subheader("Search")
-    sb.text_input(
-        "Words in the title or treatment names",
-        key=K_TEXT,
-        max_chars=100,
-        placeholder="e.g. nivolumab, mesothelin",
-        help="Not put in the link.",
-    )
-
 
 def _sync_url(state: FilterState) -> None:
     wanted = to_query_params(state)
@@ -279,18 +277,18 @@ def _table(results: pd.DataFrame, with_distance: bool) -> None:
             "Trial": st.column_config.LinkColumn(
                 "Trial (opens ClinicalTrials.gov)",
                 display_text=r"https://clinicaltrials\.gov/study/NCT\d{8}#(.*)$",
-                width="large",
+                width=320 if with_distance else 360,
             ),
             "NCT ID": st.column_config.TextColumn("NCT ID", width=108),
-            "Status": st.column_config.TextColumn("Status", width=135),
+            "Status": st.column_config.TextColumn("Status", width=125),
             "Phase": st.column_config.TextColumn("Phase", width=85),
-            "Nearest recruiting site": st.column_config.TextColumn("Nearest recruiting site", width="medium"),
-            "Sites": st.column_config.TextColumn("Sites", width="medium"),
-            "Treatment types": st.column_config.ListColumn("Treatment types", width="medium"),
+            "Nearest recruiting site": st.column_config.TextColumn("Nearest recruiting site", width=180),
+            "Sites": st.column_config.TextColumn("Sites", width=180),
+            "Treatment types": st.column_config.ListColumn("Treatment types", width=180),
             "Miles": st.column_config.NumberColumn(
                 "Miles", format="%d", help="Straight-line distance", width=60
             ),
-            "Last updated": st.column_config.TextColumn("Last updated", width=105),
+            "Last updated": st.column_config.TextColumn("Last updated", width=95),
         },
     )
 
@@ -358,7 +356,7 @@ def render() -> None:
     results = apply_filters(prepared, effective, origin=origin)
 
     n, total = len(results), len(prepared)
-    left, right = st.columns([4, 1], gap="medium")
+    left, right = st.columns([5, 1], gap="medium")
     with left:
         st.subheader(f"{n:,} trial{'s' if n != 1 else ''} match" + ("" if n != 1 else "es"))
         where = ""

@@ -21,11 +21,18 @@ def _bar(df: pd.DataFrame, title: str) -> alt.Chart:
         .mark_bar(color="#1f5f8b")
         .encode(
             x=alt.X("trials:Q", title="Trials"),
-            y=alt.Y("name:N", sort="-x", title=None),
+            y=alt.Y("name:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)),
             tooltip=[alt.Tooltip("name:N", title=title), alt.Tooltip("trials:Q", title="Trials")],
         )
-        .properties(height=max(120, 26 * len(df)))
+        .properties(height=alt.Step(24))
     )
+
+
+def _chart(df: pd.DataFrame, title: str) -> None:
+    if df.empty:
+        st.caption("No trials.")
+        return
+    st.altair_chart(_bar(df, title), width="stretch", height=max(140, 24 * len(df) + 50))
 
 
 def _counts(members: dict[str, np.ndarray], mask: np.ndarray, labels: dict[str, str]) -> pd.DataFrame:
@@ -66,15 +73,11 @@ def render() -> None:
     c1, c2 = st.columns(2, gap="large")
     with c1:
         st.subheader("By treatment type")
-        st.altair_chart(
-            _bar(_counts(dict(p.members["classes"]), mask, CLASS_LABELS), "Treatment type"), width="stretch"
-        )
+        _chart(_counts(dict(p.members["classes"]), mask, CLASS_LABELS), "Treatment type")
         st.subheader("By recruiting status")
-        st.altair_chart(_bar(by_status, "Status"), width="stretch")
+        _chart(by_status, "Status")
     with c2:
         st.subheader("By phase")
-        st.altair_chart(
-            _bar(_counts(dict(p.members["phases"]), mask, PHASE_LABELS), "Phase"), width="stretch"
-        )
+        _chart(_counts(dict(p.members["phases"]), mask, PHASE_LABELS), "Phase")
         st.subheader(f"By country (top {TOP_COUNTRIES}, trials with a site there)")
-        st.altair_chart(_bar(by_country, "Country"), width="stretch")
+        _chart(by_country, "Country")
