@@ -5,16 +5,22 @@
 - ``child.py idle``: import the pipeline's modules and do nothing (the interpreter's own footprint).
 - ``child.py rss -- CMD...``: run CMD as a child and print one JSON line with its exit code and peak
   resident memory, read with ``resource.getrusage(RUSAGE_CHILDREN)`` (this wrapper has no other child,
-  so the figure is CMD's own peak).
+  so the figure is the peak of CMD or of its largest descendant), plus the peak of the summed RSS of
+  CMD and all its descendants (worker processes), sampled from ``/proc`` every 0.1 s.
+
+``--cpus N`` pins the import to N CPUs (``os.sched_setaffinity``); with one CPU the importer's worker
+pool is not used, so the figure is single-process throughput.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,8 +52,61 @@ def _idle() -> dict[str, float | int]:
     return {"seconds": 0.0, "trials": 0}
 
 
+def _tree_rss_kb(root: int) -> int:
+    """Summed VmRSS (KiB) of ``root`` and all its descendants, from /proc (0 where unreadable)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(b")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(parents.get(pid, ()))
+        try:
+            with open(f"/proc/{pid}/status", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            continue
+    return total
+
+
+class TreeSampler(threading.Thread):
+    """Polls the summed RSS of a process tree until stopped; keeps the peak."""
+
+    def __init__(self, pid: int, interval_s: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval_s = interval_s
+        self.peak_kb = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval_s):
+            self.peak_kb = max(self.peak_kb, _tree_rss_kb(self.pid))
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
 def peak_rss_mb(cmd: Sequence[str]) -> tuple[int, float, str]:
     """Run ``cmd`` through the ``rss`` wrapper; return (exit code, peak RSS in MB, its stdout)."""
+    rc, peak, _, out = peak_rss(cmd)
+    return rc, peak, out
+
+
+def peak_rss(cmd: Sequence[str]) -> tuple[int, float, float, str]:
+    """(exit code, peak RSS MB of the largest process, peak summed RSS MB of the tree, stdout)."""
     wrapped = [sys.executable, str(Path(__file__).resolve()), "rss", "--", *cmd]
     proc = subprocess.run(wrapped, capture_output=True, text=True, check=False, cwd=REPO_ROOT)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -55,7 +114,7 @@ def peak_rss_mb(cmd: Sequence[str]) -> tuple[int, float, str]:
         raise RuntimeError(f"rss wrapper failed ({proc.returncode}): {proc.stderr[-2000:]}")
     info = json.loads(lines[-1])
     child_out = "\n".join(lines[:-1])
-    return int(info["returncode"]), float(info["peak_rss_mb"]), child_out
+    return int(info["returncode"]), float(info["peak_rss_mb"]), float(info["peak_tree_rss_mb"]), child_out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     imp = sub.add_parser("import")
     imp.add_argument("--data-dir", type=Path, required=True)
+    imp.add_argument("--cpus", type=int, default=0, help="pin to this many CPUs (0: leave as is)")
     imp.add_argument("paths", type=Path, nargs="+")
     sub.add_parser("idle")
     rss = sub.add_parser("rss")
@@ -70,15 +130,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.cmd == "import":
+        if args.cpus > 0:
+            os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cpus])
         out = _import_pipeline(args.data_dir, args.paths)
     elif args.cmd == "idle":
         out = _idle()
     else:
         cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
-        proc = subprocess.run(cmd, check=False, stdout=subprocess.PIPE, text=True)
-        sys.stdout.write(proc.stdout)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        stdout, _ = proc.communicate()
+        sampler.stop()
+        sys.stdout.write(stdout)
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        out = {"returncode": proc.returncode, "peak_rss_mb": ru.ru_maxrss / 1024}  # KiB on Linux
+        out = {"returncode": proc.returncode, "peak_rss_mb": ru.ru_maxrss / 1024,  # KiB on Linux
+               "peak_tree_rss_mb": max(sampler.peak_kb / 1024, ru.ru_maxrss / 1024)}
     sys.stdout.write(json.dumps(out) + "\n")
     return 0
 

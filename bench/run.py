@@ -180,81 +180,67 @@ class Bench:
 
     # -- import ------------------------------------------------------------------------------------
 
-    def import_in_process(self, factor: int) -> Path:
-        from trialfinder.config import Settings
-        from trialfinder.refresh import import_into_store
-
+    def import_in_child(self, factor: int, cpus: int = 1) -> tuple[float, float, float, int]:
+        """One import in a separate process: (seconds inside it, peak RSS MB of its largest process,
+        peak summed RSS MB of it and its workers, trials). ``cpus=1``: single process (the importer
+        uses no workers with one CPU); ``cpus=0``: the default, one worker process per CPU."""
         d = self.fresh_data_dir(f"x{factor}")
-        import_into_store([self.dataset(factor)], Settings(data_dir=d))
-        return d
-
-    def import_in_child(self, factor: int) -> tuple[float, float, int]:
-        """(seconds inside the child, peak RSS MB, trials) of one import in a separate process."""
-        d = self.fresh_data_dir(f"x{factor}")
-        cmd = [sys.executable, str(REPO_ROOT / "bench" / "child.py"), "import", "--data-dir", str(d),
-               str(self.dataset(factor))]
-        rc, rss, out = child.peak_rss_mb(cmd)
+        cmd = [sys.executable, str(REPO_ROOT / "bench" / "child.py"), "import", "--cpus", str(cpus),
+               "--data-dir", str(d), str(self.dataset(factor))]
+        rc, rss, tree, out = child.peak_rss(cmd)
         if rc != 0:
             raise RuntimeError(f"import child exited {rc}")
         info = json.loads(out.splitlines()[-1])
         self.snapshots[factor] = d
-        return float(info["seconds"]), rss, int(info["trials"])
+        return float(info["seconds"]), rss, tree, int(info["trials"])
 
     def bench_import(self) -> None:
-        figs = ["import_studies_per_s", "import_vs_orjson_ratio", "import_vs_json_normalize_ratio"]
-        with section("import x1", figs):
-            n = baselines.orjson_only(self.src_dir)
-            self.n_studies[1] = n
-            reps = 5
-            last: list[Path] = []
-
-            def pipeline() -> None:
-                last.append(self.import_in_process(1))
-
-            t_pipe = median_time(pipeline, reps, warmup=1)
-            self.snapshots[1] = last[-1]
-            t_orjson = median_time(lambda: baselines.orjson_only(self.src_dir), reps, warmup=1)
-            t_jn = median_time(lambda: baselines.json_normalize_naive(self.src_dir), 3, warmup=1)
-            emit("import_studies", n)
-            emit("import_studies_per_s", n / t_pipe)
-            emit("orjson_studies_per_s", n / t_orjson)
-            emit("json_normalize_studies_per_s", n / t_jn)
-            emit("import_vs_orjson_ratio", t_orjson / t_pipe)
-            emit("import_vs_json_normalize_ratio", t_jn / t_pipe)
-        with section("import stages x1", ["import_stage_parse_s", "import_stage_normalize_s",
-                                          "import_stage_facets_s"]):
-            self.bench_stages()
-
-        with section("memory baseline", ["peak_rss_mb_idle", "peak_rss_mb_x1"]):
+        with section("memory baseline", ["peak_rss_mb_idle"]):
             _, rss_idle, _ = child.peak_rss_mb(
                 [sys.executable, str(REPO_ROOT / "bench" / "child.py"), "idle"])
             emit("peak_rss_mb_idle", rss_idle)
-            _, rss1, _ = self.import_in_child(1)
-            emit("peak_rss_mb_x1", rss1)
+        for factor in self.scales:
+            self.bench_import_scale(factor)
 
-        for factor in self.scales[1:]:
-            lab = f"x{factor}"
-            figs = [f"import_studies_per_s_{lab}", f"import_vs_orjson_ratio_{lab}", f"peak_rss_mb_{lab}"]
-            with section(f"import {lab}", figs):
-                path = self.dataset(factor)
-                n = self.n_studies[factor]
-                reps = 1 if (self.quick or factor >= 100) else 3
-                runs = [self.import_in_child(factor) for _ in range(reps)]
+    def bench_import_scale(self, factor: int) -> None:
+        """Single-process import (pinned to one CPU) against orjson-only and json_normalize on the
+        same bytes; then the default parallel import (one worker per CPU) for time and memory."""
+        sfx = "" if factor == 1 else f"_x{factor}"
+        figs = [f"import_studies_per_s{sfx}", f"import_vs_orjson_ratio{sfx}", f"peak_rss_mb_x{factor}"]
+        with section(f"import x{factor}", figs):
+            path = self.dataset(factor)
+            n = self.n_studies.get(factor) or baselines.orjson_only(path)
+            self.n_studies[factor] = n
+            emit(f"import_studies{sfx}", n)
+            if factor < 100:
+                reps = 5 if factor == 1 else (1 if self.quick else 3)
+                runs = [self.import_in_child(factor, cpus=1) for _ in range(reps)]
+                if runs[0][3] != n:
+                    note(f"x{factor}: snapshot holds {runs[0][3]} trials, expected {n}")
                 t_pipe = statistics.median(r[0] for r in runs)
-                rss = max(r[1] for r in runs)
-                if runs[0][2] != n:
-                    note(f"{lab}: snapshot holds {runs[0][2]} trials, expected {n}")
-                reps_oj = 3 if factor < 100 else 1
-                t_orjson = median_time(functools.partial(baselines.orjson_only, path), reps_oj)
-                emit(f"import_studies_{lab}", n)
-                emit(f"import_studies_per_s_{lab}", n / t_pipe)
-                emit(f"orjson_studies_per_s_{lab}", n / t_orjson)
-                emit(f"import_vs_orjson_ratio_{lab}", t_orjson / t_pipe)
-                emit(f"peak_rss_mb_{lab}", rss)
-                if factor <= 10:
-                    t_jn = median_time(functools.partial(baselines.json_normalize_naive, path), 1)
-                    emit(f"json_normalize_studies_per_s_{lab}", n / t_jn)
-                    emit(f"import_vs_json_normalize_ratio_{lab}", t_jn / t_pipe)
+                t_orjson = median_time(functools.partial(baselines.orjson_only, path), 5, warmup=1)
+                emit(f"import_studies_per_s{sfx}", n / t_pipe)
+                emit(f"orjson_studies_per_s{sfx}", n / t_orjson)
+                emit(f"import_vs_orjson_ratio{sfx}", t_orjson / t_pipe)
+                emit(f"peak_rss_mb_x{factor}", max(r[1] for r in runs))
+                if factor == 1:
+                    with section("import stages x1", ["import_stage_parse_s", "import_stage_normalize_s",
+                                                      "import_stage_facets_s"]):
+                        self.bench_stages()
+                t_jn = median_time(functools.partial(baselines.json_normalize_naive, path),
+                                   3 if factor == 1 else 1, warmup=1 if factor == 1 else 0)
+                emit(f"json_normalize_studies_per_s{sfx}", n / t_jn)
+                emit(f"import_vs_json_normalize_ratio{sfx}", t_jn / t_pipe)
+            if factor > 1:  # the default: worker processes (input ≥ 16 MB)
+                t_par, rss, tree, _ = self.import_in_child(factor, cpus=0)
+                emit(f"import_parallel_studies_per_s_x{factor}", n / t_par)
+                if factor >= 100:
+                    t_orjson = median_time(functools.partial(baselines.orjson_only, path), 1)
+                    emit(f"orjson_studies_per_s{sfx}", n / t_orjson)
+                    emit(f"import_parallel_vs_orjson_ratio{sfx}", t_orjson / t_par)
+                    emit(f"peak_rss_mb_x{factor}", rss)
+                emit(f"peak_rss_mb_x{factor}_parallel_largest_process", rss)
+                emit(f"peak_tree_rss_mb_x{factor}_parallel", tree)
 
     def bench_stages(self) -> None:
         """Where the import time goes at ×1 (medians): parse+validate, normalize, facets."""
@@ -446,7 +432,7 @@ class Bench:
             self.bench_import()
         else:  # the dashboard figures still need snapshots
             for factor in self.scales if only & {"filters", "render"} else ():
-                self.import_in_child(factor)
+                self.import_in_child(factor, cpus=0)
         if "refresh" in only:
             self.bench_refresh()
         for factor in self.scales:
