@@ -69,3 +69,29 @@ def test_build_scaleup__refuses_repo(few_records: list[scale.SourceRecord]) -> N
     with pytest.raises(scale.ScaleError, match="inside the repository"):
         scale.build_scaleup(2, inside, records=few_records)
     assert not inside.exists()
+
+
+def test_baselines__same_records_both_layouts(tmp_path: Path, few_records: list[scale.SourceRecord]) -> None:
+    from bench import baselines
+
+    jsonl = scale.build_scaleup(2, tmp_path / "j", records=few_records)
+    files = scale.build_scaleup(2, tmp_path / "f", layout="files", records=few_records)
+    assert baselines.orjson_only(jsonl.path) == baselines.orjson_only(files.path) == 2 * len(few_records)
+    flat = baselines.json_normalize_naive(jsonl.path)
+    assert len(flat) == 2 * len(few_records)
+    assert sorted(flat["protocolSection.identificationModule.nctId"]) == sorted(
+        f.stem for f in files.path.glob("*.json")
+    )
+
+
+def test_peak_rss__reads_child_and_tree(tmp_path: Path) -> None:
+    import sys
+
+    from bench import child
+
+    code = "x = b'x' * (64 * 2**20); print('{\"ok\": 1}')"
+    rc, largest, tree, out = child.peak_rss([sys.executable, "-c", code])
+    assert rc == 0
+    assert out == '{"ok": 1}'
+    assert largest >= 64  # the 64 MiB buffer was resident
+    assert tree >= largest
