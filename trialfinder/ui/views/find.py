@@ -160,6 +160,7 @@ def _sidebar(prepared: Prepared) -> None:
             key=K_SITE,
             format_func=vocab_label,
             help=components.tip("pleural and peritoneal"),
+            placeholder="Any site",
         )
     if opts.histology_subtypes:
         sb.multiselect(
@@ -168,6 +169,7 @@ def _sidebar(prepared: Prepared) -> None:
             key=K_SUBTYPE,
             format_func=vocab_label,
             help=components.tip("histology"),
+            placeholder="Any subtype",
         )
 
     sb.subheader("About the trial")
