@@ -6,6 +6,8 @@ SIGKILL it exactly there (the store has no crash hook of its own; this wraps its
 MOMENT is ``none`` (no stop), ``write`` (after the 3rd table file of the new snapshot is written into
 its temporary folder) or ``swap`` (the snapshot folder is complete and renamed, just before the
 ``CURRENT`` pointer is replaced). At that moment the child creates the file MARKER and sleeps.
+``pause`` stops the same way just before the snapshot is committed (the refresh lock held), then
+goes on once the file MARKER.go exists.
 """
 
 from __future__ import annotations
@@ -43,6 +45,18 @@ def install(moment: str, marker: Path) -> None:
             original_swap(self, name)
 
         store.Store._swap_pointer = swap  # type: ignore[method-assign]
+    elif moment == "pause":
+        original_commit = store.Store.commit
+
+        def commit(self: store.Store, *args: Any, **kw: Any) -> Any:
+            marker.write_text("here", encoding="utf-8")
+            go = marker.with_name(marker.name + ".go")
+            deadline = time.monotonic() + 120
+            while not go.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            return original_commit(self, *args, **kw)
+
+        store.Store.commit = commit  # type: ignore[method-assign]
     elif moment != "none":
         raise SystemExit(f"unknown moment {moment!r}")
 

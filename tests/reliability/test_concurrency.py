@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -32,11 +33,16 @@ StartUrl = Callable[..., ReplayServer]
 
 
 def _start_cli_refresh(
-    data_dir: Path, server: ReplayServer, query: Path, **env: str
+    data_dir: Path, server: ReplayServer, query: Path, pause: Path | None = None, **env: str
 ) -> subprocess.Popen[bytes]:
+    """`trialfinder refresh` in a child process; with ``pause``, it stops before its commit, holding
+    the refresh lock, until ``pause.go`` exists (see _crash_driver.py)."""
     full_env = {**os.environ, **FAST_ENV, "TRIALFINDER_API_URL": server.base_url, **env}
-    cmd = [str(ROOT / ".venv" / "bin" / "trialfinder"), "refresh", "--full", "--query", str(query),
-           "--data-dir", str(data_dir)]  # fmt: skip
+    args = ["--full", "--query", str(query), "--data-dir", str(data_dir)]
+    if pause is None:
+        cmd = [str(ROOT / ".venv" / "bin" / "trialfinder"), "refresh", *args]
+    else:
+        cmd = [sys.executable, "-m", "tests.reliability._crash_driver", "pause", str(pause), "--", *args]
     return subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -45,11 +51,16 @@ def _finish(proc: subprocess.Popen[bytes]) -> tuple[int, str]:
     return proc.returncode, err.decode()
 
 
-def _wait_first_request(server: ReplayServer) -> None:
+def _wait_paused(marker: Path, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
-    while server.requests_seen == 0:  # the refresh takes the lock before its first request
-        assert time.monotonic() < deadline, "the first refresh never started"
+    while not marker.exists():  # the first refresh holds the lock and waits before its commit
+        assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+        assert time.monotonic() < deadline, "the first refresh never reached its commit"
         time.sleep(0.01)
+
+
+def _release(marker: Path) -> None:
+    marker.with_name(marker.name + ".go").write_text("go", encoding="utf-8")
 
 
 def assert_consistent(snap: Snapshot) -> None:
@@ -65,13 +76,15 @@ def assert_consistent(snap: Snapshot) -> None:
 
 
 def test_two_refreshes__second_times_out_exit_75_first_commits(
-    replay_url: StartUrl, data_dir: Path, before: Fingerprint, all_query: Path
+    replay_url: StartUrl, data_dir: Path, before: Fingerprint, all_query: Path, tmp_path: Path
 ) -> None:
-    server = replay_url(("delay:0.3",))
-    first = _start_cli_refresh(data_dir, server, all_query)
-    _wait_first_request(server)
+    server = replay_url()
+    marker = tmp_path / "paused"
+    first = _start_cli_refresh(data_dir, server, all_query, pause=marker)
+    _wait_paused(marker, first)
     second = _start_cli_refresh(data_dir, server, all_query, TRIALFINDER_LOCK_TIMEOUT_S="0.2")
     code2, err2 = _finish(second)
+    _release(marker)
     code1, err1 = _finish(first)
     assert code1 == 0, err1[-2000:]
     assert code2 == EX_TEMPFAIL, err2[-2000:]
@@ -88,12 +101,15 @@ def test_two_refreshes__second_times_out_exit_75_first_commits(
 
 
 def test_two_refreshes__second_waits_then_succeeds_in_order(
-    replay_url: StartUrl, data_dir: Path, before: Fingerprint, all_query: Path
+    replay_url: StartUrl, data_dir: Path, before: Fingerprint, all_query: Path, tmp_path: Path
 ) -> None:
-    server = replay_url(("delay:0.2",))
-    first = _start_cli_refresh(data_dir, server, all_query)
-    _wait_first_request(server)
+    server = replay_url()
+    marker = tmp_path / "paused"
+    first = _start_cli_refresh(data_dir, server, all_query, pause=marker)
+    _wait_paused(marker, first)
     second = _start_cli_refresh(data_dir, server, all_query, TRIALFINDER_LOCK_TIMEOUT_S="60")
+    time.sleep(0.5)  # let the second one reach the lock (the outcome is the same if it has not yet)
+    _release(marker)
     code1, err1 = _finish(first)
     code2, err2 = _finish(second)
     assert (code1, code2) == (0, 0), (err1[-1000:], err2[-1000:])
@@ -217,12 +233,6 @@ def test_load_current__old_snapshot_pruned_mid_read_is_clean_error_never_a_mix(
         assert isinstance(result, SnapshotError), repr(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: load_current reads CURRENT once; if that snapshot is pruned before its files are read "
-    "(keep_snapshots=1 and a refresh in between) the reader gets SnapshotError instead of re-reading "
-    "CURRENT and loading the new snapshot",
-)
 def test_load_current__old_snapshot_pruned_mid_read_rereads_pointer(
     replay_url: StartUrl,
     data_dir: Path,
@@ -238,15 +248,12 @@ def test_load_current__old_snapshot_pruned_mid_read_rereads_pointer(
             progress=LogProgress())  # fmt: skip
     release.set()
     thread.join(30)
+    # regression: the reader got SnapshotError; now it re-reads CURRENT and loads the new snapshot
     assert isinstance(out[0], Snapshot), repr(out[0])
     assert_consistent(out[0])
+    assert out[0].name != before.current
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: store.load_snapshot silently skips a table file that the manifest lists but that is "
-    "missing, returning a snapshot without it; it should raise SnapshotError",
-)
 def test_load_current__table_listed_in_manifest_but_missing_is_an_error(
     data_dir: Path, before: Fingerprint
 ) -> None:

@@ -33,6 +33,7 @@ from tests.reliability.conftest import (
 from trialfinder import store as store_mod
 from trialfinder.cli import cli
 from trialfinder.ctgov.replay import ReplayServer
+from trialfinder.errors import EX_TEMPFAIL
 from trialfinder.queries import SavedSearch
 from trialfinder.refresh import LogProgress, refresh
 from trialfinder.store import current_name, list_snapshots, load_current, read_last_refresh
@@ -256,11 +257,6 @@ def test_full_disk__cli_one_line_error_no_traceback(
     assert_intact(data_dir, before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a full disk is reported as 'unexpected OSError ... run again with --debug' with exit 1; "
-    "store.commit should raise a TrialFinderError (e.g. SnapshotError/StorageError) naming the disk",
-)
 def test_full_disk__cli_says_disk_full_not_unexpected(
     replay_url: StartUrl,
     data_dir: Path,
@@ -277,7 +273,8 @@ def test_full_disk__cli_says_disk_full_not_unexpected(
     )
     monkeypatch.undo()
     errors = [ln for ln in res.stderr.splitlines() if ln.startswith("Error: ")]
-    assert res.exit_code not in (0, 1)
+    # regression: this was "unexpected OSError ... run again with --debug", exit 1
+    assert res.exit_code == EX_TEMPFAIL
     assert "unexpected" not in errors[0] and "--debug" not in errors[0]
     assert str(data_dir) in errors[0] or "disk" in errors[0].lower()
 

@@ -152,7 +152,12 @@ def test_detail_page__hostile_text_never_markup(
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.get("html")  # no st.html anywhere
-    texts = [m.value for m in at.markdown] + [t.value for t in at.title] + [c.value for c in at.caption]
+    texts = (
+        [m.value for m in at.markdown]
+        + [t.value for t in at.title]
+        + [h.value for h in at.header]
+        + [c.value for c in at.caption]
+    )
     for m in at.markdown:
         assert not m.proto.allow_html, m.value[:80]
     hostile = HOSTILE[kind]

@@ -112,7 +112,7 @@ def test_detail__unknown_but_valid_nct_id_clear_message(app: AppTest) -> None:
 def test_detail__real_trial_with_sites_without_status_opens(app: AppTest) -> None:
     """Regression: label() on pd.NA (a site without a status) raised 'boolean value of NA is ambiguous'."""
     at = _detail(app, "NCT02628535")  # a real, unmodified mesothelioma record: its 20 sites have no status
-    assert at.title and not at.error
+    assert at.header and not at.error
     assert any(df.value.shape[0] == 20 for df in at.dataframe)  # the sites table, all 20 sites
 
 
