@@ -13,6 +13,9 @@ from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 import pandas as pd
+import pyarrow as pa
+
+from trialfinder.facets.prefilter import Rx
 
 Section = Literal["inclusion", "exclusion", "other", "title"]
 
@@ -70,6 +73,8 @@ class TrialText:
 
 
 def _s(value: Any) -> str:
+    if type(value) is str:
+        return value
     if value is None or value is pd.NA:
         return ""
     try:
@@ -91,12 +96,29 @@ def _l(value: Any) -> tuple[str, ...]:
         return ()
 
 
-def _rows(df: pd.DataFrame | None) -> dict[str, list[dict[str, Any]]]:
+_TRIAL_COLUMNS = ("nct_id", "title", "official_title", "brief_summary", "conditions", "keywords",
+                  "mesh_conditions", "mesh_interventions")
+_INTERVENTION_COLUMNS = ("nct_id", "idx", "type", "name", "description", "other_names", "arm_labels")
+_ARM_COLUMNS = ("nct_id", "label", "type", "description", "intervention_names")
+_ELIGIBILITY_COLUMNS = ("nct_id", "criteria", "inclusion", "exclusion")
+
+
+def _records(df: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The rows of ``df`` as dicts of plain Python values, only the ``columns`` the facets read
+    (converted column-wise through Arrow; row-wise when Arrow cannot type a column)."""
+    part = df[[c for c in columns if c in df.columns]]
+    try:
+        return pa.Table.from_pandas(part, preserve_index=False).to_pylist()
+    except (pa.ArrowException, TypeError, ValueError):
+        return [{str(k): v for k, v in rec.items()} for rec in part.to_dict("records")]
+
+
+def _rows(df: pd.DataFrame | None, columns: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     if df is None or df.empty:
         return out
-    for rec in df.to_dict("records"):
-        out.setdefault(_s(rec.get("nct_id")), []).append({str(k): v for k, v in rec.items()})
+    for rec in _records(df, columns):
+        out.setdefault(_s(rec.get("nct_id")), []).append(rec)
     return out
 
 
@@ -105,10 +127,10 @@ def iter_trials(tables: Mapping[str, pd.DataFrame]) -> Iterator[TrialText]:
     trials = tables.get("trials")
     if trials is None or trials.empty:
         return
-    ivs = _rows(tables.get("interventions"))
-    arms = _rows(tables.get("arms"))
-    elig = _rows(tables.get("eligibility"))
-    for rec in trials.to_dict("records"):
+    ivs = _rows(tables.get("interventions"), _INTERVENTION_COLUMNS)
+    arms = _rows(tables.get("arms"), _ARM_COLUMNS)
+    elig = _rows(tables.get("eligibility"), _ELIGIBILITY_COLUMNS)
+    for rec in _records(trials, _TRIAL_COLUMNS):
         nct = _s(rec.get("nct_id"))
         iv_rows = sorted(ivs.get(nct, []), key=lambda r: int(r.get("idx") or 0))
         e = (elig.get(nct) or [{}])[0]
@@ -149,27 +171,40 @@ class Item:
     @cached_property
     def flat(self) -> str:
         """The text with runs of whitespace collapsed (for matching only; evidence uses ``text``)."""
-        return _WS.sub(" ", self.text)
+        t = self.text
+        if t[:1].isspace() or t[-1:].isspace():
+            return _WS.sub(" ", t)
+        return " ".join(t.split())  # same as _WS.sub(" ", t) when t is stripped, and faster
 
 
 _WS = re.compile(r"\s+")
 _HEADING = re.compile(r"^\W*(?:key\s+|main\s+|general\s+|specific\s+)?(inclusion|exclusion)\s+crit", re.I)
+# Both split patterns start with the character they split at (whitespace; "." or ";") and check the
+# characters before it with lookbehinds that include that character: the regex engine then scans for
+# the character quickly instead of trying every lookbehind at every position. Same splits as
+# r"(?<=[a-z0-9)\].%])\s+(?=(?:No|...)\b)" and
+# r"(?<![ (]i\.e)(?<![ (]e\.g)(?<!\bvs)(?<!\betc)(?<!\bincl)(?<!\bapprox)(?<=[a-z0-9)\]%])[.;]\s+(?=[A-Z(])".
 _PDQ_SPLIT = re.compile(
-    r"(?<=[a-z0-9)\].%])\s+(?=(?:No|At least|Prior|Concurrent|Recovered|Must|See|Not|More than|Less than|"
+    r"\s(?<=[a-z0-9)\].%]\s)\s*(?=(?:No|At least|Prior|Concurrent|Recovered|Must|See|Not|More than|Less than|"
     r"Biologic therapy|Chemotherapy|Endocrine therapy|Radiotherapy|Surgery|Other|Age|Performance status|"
     r"Life expectancy|Hematopoietic|Hepatic|Renal|Cardiovascular|Pulmonary|PATIENT CHARACTERISTICS|"
     r"PRIOR CONCURRENT THERAPY|DISEASE CHARACTERISTICS)\b)"
 )
-_SENT_SPLIT = re.compile(r"(?<![ (]i\.e)(?<![ (]e\.g)(?<!\bvs)(?<!\betc)(?<!\bincl)(?<!\bapprox)"
-                         r"(?<=[a-z0-9)\]%])[.;]\s+(?=[A-Z(])")
+_SENT_SPLIT = re.compile(r"[.;](?<![ (]i\.e[.;])(?<![ (]e\.g[.;])(?<!\bvs[.;])(?<!\betc[.;])(?<!\bincl[.;])"
+                         r"(?<!\bapprox[.;])(?<=[a-z0-9)\]%][.;])\s+(?=[A-Z(])")
 _BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.)]|[a-z][.)]|[ivx]{1,4}[.)])\s+")
+
+
+_LINE_SPLIT = Rx(re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•·]|\d{1,2}[.)])\s)"))
+_SENT_SPLIT_RX = Rx(_SENT_SPLIT)
+_PDQ_SPLIT_RX = Rx(_PDQ_SPLIT)
 
 
 def _pieces(text: str) -> Iterator[str]:
     """Split ``text`` into stripped verbatim pieces: lines, then sentences, then PDQ clauses."""
-    for line in re.split(r"\n\s*\n|\n(?=\s*(?:[-*•·]|\d{1,2}[.)])\s)", text):
-        for sent in _SENT_SPLIT.split(line):
-            for clause in _PDQ_SPLIT.split(sent):
+    for line in _LINE_SPLIT.split(text):
+        for sent in _SENT_SPLIT_RX.split(line):
+            for clause in _PDQ_SPLIT_RX.split(sent):
                 piece = clause.strip()
                 if piece:
                     yield piece
@@ -213,17 +248,25 @@ CANCER_RE = re.compile(
 _NOT_CANCER = re.compile(r"tumou?r lysis syndrome", re.I)
 
 
+@lru_cache(maxsize=1 << 15)
+def _names_cancer(s: str) -> bool:
+    return bool(CANCER_RE.search(s)) and not _NOT_CANCER.fullmatch(s.strip())
+
+
 def is_cancer_trial(t: TrialText) -> bool:
     """Conditions, MeSH conditions, keywords or titles name a cancer."""
-    for s in (*t.conditions, *t.mesh_conditions, *t.keywords, t.title, t.official_title):
-        if CANCER_RE.search(s) and not _NOT_CANCER.fullmatch(s.strip()):
-            return True
-    return False
+    return any(_names_cancer(s) for s in (*t.conditions, *t.mesh_conditions, *t.keywords, t.title,
+                                          t.official_title))
 
 
 MESO_RE = re.compile(r"mesotheliom|\bMPM\b|\bMPeM\b|malignant pleural disease", re.I)
 
 
+@lru_cache(maxsize=1 << 15)
+def _names_meso(s: str) -> bool:
+    return bool(MESO_RE.search(s))
+
+
 def is_meso_trial(t: TrialText) -> bool:
-    return any(MESO_RE.search(s) for s in (*t.conditions, *t.mesh_conditions, *t.keywords, t.title,
-                                            t.official_title))
+    return any(_names_meso(s) for s in (*t.conditions, *t.mesh_conditions, *t.keywords, t.title,
+                                        t.official_title))
