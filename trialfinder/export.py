@@ -176,6 +176,22 @@ def _has_any(series: pd.Series, wanted: set[str]) -> pd.Series:
     return series.map(hit).astype(bool)
 
 
+def check_filters(filters: ExportFilters, seen_statuses: Iterable[str] = ()) -> None:
+    """Raise :class:`UsageError` for a status or intervention class nobody knows (a typo would
+    otherwise silently export nothing). Statuses: the API's ``Status`` enum plus any in the data."""
+    from trialfinder.ctgov.models import ENUMS
+    from trialfinder.facets.vocabulary import CLASSES
+
+    statuses = set(ENUMS["Status"]) | {str(s) for s in seen_statuses}
+    for s in filters.statuses:
+        if normalize_status(s) not in statuses:
+            known = ", ".join(sorted(statuses))
+            raise UsageError(f"unknown status {s!r} (known: {known})")
+    for c in filters.classes:
+        if c.strip().lower() not in CLASSES:
+            raise UsageError(f"unknown intervention class {c!r} (known: {', '.join(CLASSES)})")
+
+
 def apply_filters(df: pd.DataFrame, filters: ExportFilters) -> pd.DataFrame:
     """Keep the rows of an export frame (contract columns) that pass ``filters``."""
     mask = pd.Series(True, index=df.index)
@@ -262,6 +278,7 @@ def build_export_frame(
         if not isinstance(filters, ExportFilters):
             fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in filters.items()}
             filters = ExportFilters(**fields)
+        check_filters(filters, base["overall_status"].dropna().unique())
         base = apply_filters(base, filters)
     if nct_ids is not None:
         present = set(base["nct_id"])

@@ -218,3 +218,14 @@ def test_cell_text__values() -> None:
     assert ex.cell_text(True) == "true"
     assert ex.cell_text(120.0) == "120"
     assert ex.normalize_status("not yet recruiting") == "NOT_YET_RECRUITING"
+
+
+def test_check_filters__unknown_status_or_class_is_usage_error(tables: dict[str, pd.DataFrame]) -> None:
+    with pytest.raises(UsageError, match=r"unknown status 'recruting' \(known: ACTIVE_NOT_RECRUITING, "):
+        ex.build_export_frame(tables, filters=ex.ExportFilters(statuses=("recruting",)))
+    with pytest.raises(
+        UsageError, match=r"unknown intervention class 'car-t-cells' \(known: checkpoint_inhibitor, "
+    ):
+        ex.build_export_frame(tables, filters=ex.ExportFilters(classes=("car-t-cells",)))
+    ok = ex.ExportFilters(statuses=("Not yet recruiting",), classes=("CAR_T",))
+    assert ex.build_export_frame(tables, filters=ok).empty  # valid values, no facets: nothing matches
