@@ -635,9 +635,11 @@ def ensure_app_data(
     """
     store = Store.from_settings(settings)
     current = store.current(tables=[])
+    pointer_ok = store.pointer_ok()
     created = current.created_at if current is not None else None
     fresh = (
-        current is not None
+        pointer_ok
+        and current is not None
         and current.mode != "recorded-demo"
         and created is not None
         and utc_now() - created < max_age
@@ -652,7 +654,7 @@ def ensure_app_data(
         return result.summary()
     except TrialFinderError as exc:
         log.warning("could not refresh from %s: %s", settings.api_url, exc)
-        if current is not None:
+        if current is not None and pointer_ok:
             return f"live refresh failed ({exc}); showing snapshot {current.name} ({current.mode})"
     recorded = Path(settings.recorded_dir)
     result = import_into_store([recorded], settings, mode="recorded-demo", progress=LogProgress())

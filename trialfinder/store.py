@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 import re
 import secrets
@@ -77,6 +78,8 @@ MANIFEST = "manifest.json"
 LAST_REFRESH = "last_refresh.json"
 _STR = pd.ArrowDtype(pa.string())
 _LOAD_ATTEMPTS = 3
+_UNSEEN = object()
+log = logging.getLogger(__name__)
 
 
 class StorageError(SnapshotError, OSError):
@@ -494,6 +497,7 @@ class Store:
         self.keep = keep
         self.lock_timeout_s = lock_timeout_s
         self._lock = FileLock(str(self.data_dir / "refresh.lock"), is_singleton=False)
+        self._seen_pointer: object = _UNSEEN
 
     @classmethod
     def from_settings(cls, settings: Any) -> Store:
@@ -520,10 +524,42 @@ class Store:
     def is_locked(self) -> bool:
         return self._lock.is_locked
 
+    def _pointer_text(self) -> str | None:
+        try:
+            return (self.snapshots_dir / CURRENT).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return "<unreadable>"
+
+    def pointer_ok(self) -> bool:
+        """True when ``CURRENT`` is absent or names a snapshot that loads (manifest readable)."""
+        try:
+            name = current_name(self.data_dir)
+            if name is not None:
+                read_manifest(self.snapshots_dir / name)
+        except SnapshotError:
+            return False
+        return True
+
     def current(self, tables: Sequence[str] | None = None) -> Snapshot | None:
+        """The snapshot a writer builds on: the current one; when ``CURRENT`` is damaged (garbage,
+        or its snapshot gone or unreadable), the newest complete snapshot that loads, with a
+        warning (the next commit writes a valid pointer); ``None`` when there is none."""
+        self._seen_pointer = self._pointer_text()
         try:
             return load_current(self.data_dir, tables)
         except NoSnapshotError:
+            return None
+        except SnapshotError as exc:
+            for name in reversed(list_snapshots(self.data_dir)):
+                try:
+                    snap = load_snapshot(self.snapshots_dir / name, tables)
+                except SnapshotError:
+                    continue
+                log.warning("%s; building on the newest complete snapshot %s instead", exc, name)
+                return snap
+            log.warning("%s; no complete snapshot left, starting from scratch", exc)
             return None
 
     def clean_leftovers(self) -> list[str]:
@@ -563,7 +599,7 @@ class Store:
             self.clean_leftovers()
             if previous is None:
                 previous = self.current()
-            elif current_name(self.data_dir) != previous.name:
+            elif self._seen_pointer is not _UNSEEN and self._pointer_text() != self._seen_pointer:
                 raise SnapshotError("the current snapshot changed during this refresh; run it again")
             prev_count = len(previous.tables["trials"]) if previous and "trials" in previous.tables else None
             sanity_check(
@@ -612,7 +648,7 @@ class Store:
                 self._swap_pointer(name)
             except BaseException as exc:
                 shutil.rmtree(tmp, ignore_errors=True)
-                if current_name(self.data_dir) != name:
+                if (self._pointer_text() or "").strip() != name:
                     shutil.rmtree(final, ignore_errors=True)
                 if isinstance(exc, OSError) and not isinstance(exc, StorageError):
                     raise _storage_error(exc, self.snapshots_dir) from exc

@@ -458,3 +458,37 @@ def test_load_current__snapshot_pruned_mid_read_rereads_pointer(
     assert not (tmp_path / "snapshots" / first.name).exists()
     assert snap.name == swapped[0]
     assert len(snap.tables["trials"]) == N_STUDIES - 1 == snap.manifest["counts"]["trials"]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "empty", "missing-folder", "bad-manifest"])
+def test_store_current__damaged_pointer_falls_back_and_commit_repairs(
+    damage: str, tmp_path: Path, real_tables: dict[str, pd.DataFrame], caplog: pytest.LogCaptureFixture
+) -> None:
+    store = st.Store(tmp_path)
+    older = store.commit(real_tables, manifest())
+    newest = store.commit(real_tables, manifest())
+    pointer = tmp_path / "snapshots" / "CURRENT"
+    expected: str | None = newest.name
+    if damage == "garbage":
+        pointer.write_bytes(b"\x00garbage\n")
+    elif damage == "empty":
+        pointer.write_bytes(b"")
+    elif damage == "missing-folder":
+        import shutil
+
+        shutil.rmtree(newest.path)
+        expected = older.name
+    else:
+        (newest.path / "manifest.json").write_text("{not json")
+        expected = older.name
+    with pytest.raises(SnapshotError):
+        st.load_current(tmp_path)  # readers stay strict
+    assert not store.pointer_ok()
+    with caplog.at_level("WARNING", logger="trialfinder.store"):
+        prev = store.current()
+    assert prev is not None and prev.name == expected
+    assert "building on the newest complete snapshot" in caplog.text
+    repaired = store.commit(real_tables, manifest(), previous=prev)
+    assert st.load_current(tmp_path).name == repaired.name
+    assert repaired.previous == expected
+    assert store.pointer_ok()
