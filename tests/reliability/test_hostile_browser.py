@@ -20,6 +20,7 @@ import pytest
 
 from tests.e2e.conftest import CHROMIUM_ARGS, _free_port, _wait_healthy, chromium_path
 from tests.reliability.hostile import HOSTILE
+from trialfinder.store import Snapshot
 
 __all__ = ["chromium_path"]
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -131,3 +132,54 @@ def test_browser__hostile_registry_text_is_inert_on_detail_page(
             browser.close()
     assert dialogs == []
     assert evil_requests == []
+
+
+def test_browser__printable_shortlist_of_hostile_trials_is_inert(
+    chromium_path: Path, hostile_snap: Snapshot, hostile_records: tuple[Path, dict[str, str]]
+) -> None:
+    """The printable summary (an HTML file the user downloads and opens) of every hostile trial."""
+    from playwright.sync_api import Dialog, Request, sync_playwright
+
+    from trialfinder.ui.printable import printable_html
+
+    _, kinds = hostile_records
+    doc = printable_html(hostile_snap.tables, list(kinds), data_as_of="2026-03-13")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page()
+        dialogs: list[str] = []
+        requests: list[str] = []
+
+        def on_dialog(dialog: Dialog) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        def on_request(request: Request) -> None:
+            requests.append(request.url)
+
+        page.on("dialog", on_dialog)
+        page.on("request", on_request)
+        try:
+            page.set_content(doc, wait_until="load")
+            found = page.evaluate(
+                """() => ({
+                    pwned: window.__tf_pwned === undefined ? null : String(window.__tf_pwned),
+                    scripts: document.scripts.length,
+                    imgs: document.images.length,
+                    iframes: document.querySelectorAll('iframe').length,
+                    bold: [...document.querySelectorAll('b')].filter(b => b.textContent == 'bold').length,
+                    hrefs: [...document.querySelectorAll('a')].map(a => a.getAttribute('href')),
+                    pages: document.querySelectorAll('section.page').length,
+                })"""
+            )
+            body = page.inner_text("body")
+        finally:
+            browser.close()
+    assert found["pwned"] is None and dialogs == []
+    assert (found["scripts"], found["imgs"], found["iframes"], found["bold"]) == (0, 0, 0, 0)
+    assert found["pages"] == 1 + len(kinds)  # the cover and one page per trial
+    assert found["hrefs"] and all(
+        h.startswith("https://clinicaltrials.gov/study/NCT") for h in found["hrefs"]
+    )
+    assert requests == []  # nothing fetched from anywhere: the file works offline
+    assert "<script>window.__tf_pwned=1</script>" in body  # shown as text
