@@ -230,3 +230,11 @@ def test_eval__reports_on_current_snapshot(runner: CliRunner, shared_dir: Path) 
     assert res.stdout.startswith(f"Facet evaluation against {labels}")
     res = runner.invoke(cli, ["eval", str(labels.parent / "missing.csv")])
     assert res.exit_code == 64  # click: the file does not exist
+
+
+def test_docs_cli_md__documents_every_command_and_exit_code() -> None:
+    doc = (Path(cli_mod.__file__).resolve().parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    for name in cli.commands:
+        assert f"### `trialfinder {name}" in doc, f"docs/cli.md has no section for `trialfinder {name}`"
+    for code in (0, 1, 64, 65, 66, 75, 78):
+        assert f"| {code} |" in doc
