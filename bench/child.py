@@ -2,6 +2,10 @@
 
 - ``child.py import --data-dir D PATH...``: run the whole import pipeline once (parse + validate +
   normalize + facets + write the snapshot) and print a JSON line ``{"seconds": .., "trials": ..}``.
+- ``child.py stages PATH``: time parse (``iter_records``), ``normalize`` and ``compute_facets``
+  separately, each once cold (first call in a fresh process, as an import pays) and then warm.
+- ``child.py refresh --url U --data-dir D TOML...``: a full refresh of the saved searches, then one
+  with no new data; prints seconds and requests of both.
 - ``child.py idle``: import the pipeline's modules and do nothing (the interpreter's own footprint).
 - ``child.py rss -- CMD...``: run CMD as a child and print one JSON line with its exit code and peak
   resident memory, read with ``resource.getrusage(RUSAGE_CHILDREN)`` (this wrapper has no other child,
@@ -24,6 +28,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +45,43 @@ def _import_pipeline(data_dir: Path, paths: list[Path]) -> dict[str, float | int
 
     snap = load_current(data_dir, tables=["trials"])
     return {"seconds": seconds, "trials": len(snap.tables["trials"])}
+
+
+def _stages(path: Path) -> dict[str, float]:
+    from trialfinder.facets import compute_facets
+    from trialfinder.normalize import normalize
+    from trialfinder.sources import iter_records
+
+    def timed(fn: Any) -> tuple[float, Any]:
+        t0 = time.perf_counter()
+        out = fn()
+        return time.perf_counter() - t0, out
+
+    t_parse, raws = timed(lambda: list(iter_records([path])))
+    t_norm, tables = timed(lambda: normalize(raws))
+    t_fac, _ = timed(lambda: compute_facets(tables))
+    t_parse2, _ = timed(lambda: list(iter_records([path])))
+    t_norm2, _ = timed(lambda: normalize(raws))
+    t_fac2, _ = timed(lambda: compute_facets(tables))
+    return {"parse_s": t_parse, "normalize_s": t_norm, "facets_s": t_fac,
+            "parse_warm_s": t_parse2, "normalize_warm_s": t_norm2, "facets_warm_s": t_fac2}
+
+
+def _refresh(url: str, data_dir: Path, tomls: list[Path]) -> dict[str, Any]:
+    from trialfinder.config import Settings
+    from trialfinder.queries import load_query
+    from trialfinder.refresh import LogProgress, refresh
+
+    queries = [load_query(t) for t in tomls]
+    # no politeness delay against the local server: we time our code, not the rate limiter
+    settings = Settings(data_dir=data_dir, api_url=url, rate_limit_per_s=10_000.0, backoff_factor_s=0.0)
+    t0 = time.perf_counter()
+    full = refresh(settings, queries, full=True, progress=LogProgress())
+    t1 = time.perf_counter()
+    again = refresh(settings, queries, full=False, progress=LogProgress())
+    t2 = time.perf_counter()
+    return {"full_s": t1 - t0, "full_requests": full.requests_made, "studies": full.studies_fetched,
+            "nochange_s": t2 - t1, "nochange_requests": again.requests_made, "skipped": again.skipped}
 
 
 def _idle() -> dict[str, float | int]:
@@ -125,6 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     imp.add_argument("--cpus", type=int, default=0, help="pin to this many CPUs (0: leave as is)")
     imp.add_argument("paths", type=Path, nargs="+")
     sub.add_parser("idle")
+    stg = sub.add_parser("stages")
+    stg.add_argument("path", type=Path)
+    ref = sub.add_parser("refresh")
+    ref.add_argument("--url", required=True)
+    ref.add_argument("--data-dir", type=Path, required=True)
+    ref.add_argument("tomls", type=Path, nargs="+")
     rss = sub.add_parser("rss")
     rss.add_argument("command", nargs=argparse.REMAINDER)
     args = ap.parse_args(argv)
@@ -135,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = _import_pipeline(args.data_dir, args.paths)
     elif args.cmd == "idle":
         out = _idle()
+    elif args.cmd == "stages":
+        out = _stages(args.path)
+    elif args.cmd == "refresh":
+        out = _refresh(args.url, args.data_dir, args.tomls)
     else:
         cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)

@@ -242,26 +242,22 @@ class Bench:
                 emit(f"peak_rss_mb_x{factor}_parallel_largest_process", rss)
                 emit(f"peak_tree_rss_mb_x{factor}_parallel", tree)
 
+    def run_child(self, *args: str) -> dict[str, Any]:
+        """Run ``bench/child.py ARGS`` in a fresh interpreter (cold caches); its last JSON line."""
+        cmd = [sys.executable, str(REPO_ROOT / "bench" / "child.py"), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=REPO_ROOT)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(f"child {args[0]} exited {proc.returncode}: {proc.stderr[-2000:]}")
+        result: dict[str, Any] = json.loads(lines[-1])
+        return result
+
     def bench_stages(self) -> None:
-        """Where the import time goes at ×1 (medians): parse+validate, normalize, facets."""
-        from trialfinder.facets import compute_facets
-        from trialfinder.normalize import normalize
-        from trialfinder.sources import iter_records
-
-        paths = [self.src_dir]
-        errors: list[tuple[str, Exception]] = []
-
-        def parse() -> list[Any]:
-            return list(iter_records(paths, on_error=lambda src, exc: errors.append((src, exc))))
-
-        raws = parse()
-        tables = normalize(raws)
-        t_parse = median_time(parse, 3)
-        t_norm = median_time(lambda: normalize(raws), 3)
-        t_fac = median_time(lambda: compute_facets(tables), 3, warmup=1)
-        emit("import_stage_parse_s", t_parse)
-        emit("import_stage_normalize_s", t_norm)
-        emit("import_stage_facets_s", t_fac)
+        """Where the import time goes at ×1 (median of 3 fresh processes): parse (read + orjson + record
+        envelope), normalize, facets; cold = first call in a process, as ``trialfinder import`` pays."""
+        runs = [self.run_child("stages", str(self.src_dir)) for _ in range(3)]
+        for key in ("parse_s", "normalize_s", "facets_s", "facets_warm_s"):
+            emit(f"import_stage_{key}", statistics.median(r[key] for r in runs))
 
     # -- refresh -----------------------------------------------------------------------------------
 
@@ -270,11 +266,9 @@ class Bench:
         figs = ["refresh_requests_full", "refresh_requests_full_expected", "refresh_s_full",
                 "refresh_requests_nochange", "refresh_s_nochange"]
         with section("refresh", figs):
-            from trialfinder.queries import load_queries
-
-            queries = load_queries(REPO_ROOT / "queries")
+            tomls = sorted((REPO_ROOT / "queries").glob("*.toml"))
             with replay_process(self.src_dir) as url:
-                self._refresh_figures("", url, queries, reps=3)
+                self._refresh_figures("", url, tomls, reps=3)
 
         figs = ["refresh_broad_requests_full", "refresh_broad_s_full", "client_fetch_s_broad",
                 "ctgov_pypi_fetch_s_broad", "client_vs_ctgov_pypi_ratio"]
@@ -296,49 +290,42 @@ class Bench:
             counts = [c.count(q.api_params()) for q in queries]
         return 1 + sum(max(1, math.ceil(n / 1000)) for n in counts), sum(counts)
 
-    def _refresh_figures(self, prefix: str, url: str, queries: list[Any], reps: int) -> None:
-        from trialfinder.refresh import LogProgress, refresh
+    def _refresh_figures(self, prefix: str, url: str, tomls: list[Path], reps: int) -> None:
+        """Each repetition in a fresh process and data folder: a full refresh, then a no-change one."""
+        from trialfinder.queries import load_query
 
-        expected, n_total = self._expected_requests(url, queries)
-        quiet = LogProgress()
-        full_times, full_reqs, none_times, none_reqs = [], [], [], []
-        for _ in range(reps):
-            st = self._settings(url, "refresh")
-            r = refresh(st, queries, full=True, progress=quiet)
-            full_times.append(r.duration_s)
-            full_reqs.append(r.requests_made)
-            t0 = time.perf_counter()
-            r2 = refresh(st, queries, full=False, progress=quiet)
-            none_times.append(time.perf_counter() - t0)
-            none_reqs.append(r2.requests_made if r2.skipped else -r2.requests_made)
-        emit(f"refresh{prefix}_searches", len(queries))
+        expected, n_total = self._expected_requests(url, [load_query(t) for t in tomls])
+        runs = [self.run_child("refresh", "--url", url, "--data-dir", str(self.fresh_data_dir("refresh")),
+                               *map(str, tomls)) for _ in range(reps)]
+        if not all(r["skipped"] for r in runs):
+            note(f"refresh{prefix}: a no-change refresh was not skipped")
+        emit(f"refresh{prefix}_searches", len(tomls))
         emit(f"refresh{prefix}_studies", n_total)
-        emit(f"refresh{prefix}_requests_full", max(full_reqs))
+        emit(f"refresh{prefix}_requests_full", max(r["full_requests"] for r in runs))
         emit(f"refresh{prefix}_requests_full_expected", expected)
-        emit(f"refresh{prefix}_s_full", statistics.median(full_times))
-        emit(f"refresh{prefix}_requests_nochange", max(none_reqs))
-        emit(f"refresh{prefix}_s_nochange", statistics.median(none_times))
+        emit(f"refresh{prefix}_s_full", statistics.median(r["full_s"] for r in runs))
+        emit(f"refresh{prefix}_requests_nochange", max(r["nochange_requests"] for r in runs))
+        emit(f"refresh{prefix}_s_nochange", statistics.median(r["nochange_s"] for r in runs))
 
     def bench_refresh_broad(self) -> None:
         """A broad search over the ×10 scale-up (12k studies, several pages each), fetched by our client
         and by the PyPI ``ctgov`` client on the same replay server: same work, same bytes."""
         from trialfinder.ctgov.client import CtgovClient
-        from trialfinder.queries import SavedSearch
-
-        broad = [SavedSearch(name="bench-broad", title="bench: broad status search",
-                             params={"filter.overallStatus": BROAD_STATUSES})]
+        broad = self.workdir / "bench-broad.toml"
+        broad.write_text('name = "bench-broad"\ntitle = "bench: broad status search"\n[params]\n'
+                         f'"filter.overallStatus" = "{BROAD_STATUSES}"\n', encoding="utf-8")
         # the whole refresh (fetch + normalize + facets + write) of the broad search: ×1 in quick mode
         # (one page), ×10 in the full run (several pages)
         if self.quick:
             with replay_process(self.src_dir) as url:
-                self._refresh_figures("_broad", url, broad, reps=1)
+                self._refresh_figures("_broad", url, [broad], reps=3)
         files = self.workdir / "x10-files"
         if not files.exists():
             scale.build_scaleup(10, files, layout="files", records=self.records())
         with replay_process(files) as url:
             if not self.quick:
-                self._refresh_figures("_broad", url, broad, reps=1)
-            params = broad[0].api_params()
+                self._refresh_figures("_broad", url, [broad], reps=1)
+            params = {"filter.overallStatus": BROAD_STATUSES}
 
             def ours() -> int:
                 with CtgovClient(self._settings(url, "fetch")) as c:
