@@ -157,8 +157,16 @@ def test_refresh__incremental_request_carries_last_update_filter(
     settings2 = _settings(server2.base_url, tmp_path)
     with caplog.at_level("INFO", logger="trialfinder.replay"):
         res = refresh(settings2, [q], progress=LogProgress())
+
+        def studies_lines() -> list[str]:
+            return [r.getMessage() for r in caplog.records if "GET /api/v2/studies?" in r.getMessage()]
+
+        # the server logs a request after answering it: wait for its line
+        deadline = time.monotonic() + 10
+        while not studies_lines() and time.monotonic() < deadline:
+            time.sleep(0.01)
     assert res.since == "2026-03-10"
-    lines = [r.getMessage() for r in caplog.records if "GET /api/v2/studies?" in r.getMessage()]
+    lines = studies_lines()
     assert len(lines) == 1
     assert "filter.advanced=AREA%5BLastUpdatePostDate%5DRANGE%5B2026-03-10%2CMAX%5D" in lines[0]
     assert "query.cond=mesothelioma" in lines[0]
