@@ -28,6 +28,7 @@ from tests.reliability.conftest import (
     assert_intact,
     assert_replaced_without_loss,
     reliability_settings,
+    snapshot_files,
     tmp_leftovers,
 )
 from trialfinder import store as store_mod
@@ -387,13 +388,6 @@ def test_damaged_store__app_shows_cannot_read_page(
     assert len(at.error) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with a damaged CURRENT pointer (or the snapshot it names gone) `trialfinder refresh` and "
-    "`import` fail with the same SnapshotError (exit 65), although the app tells the user to run "
-    "`trialfinder refresh`; the writer should fall back to the newest complete snapshot as previous "
-    "(with a warning) and write a valid pointer",
-)
 @pytest.mark.parametrize("kind", ["garbage-pointer", "empty-pointer", "missing-folder"])
 def test_damaged_store__refresh_repairs_pointer(
     kind: str, replay_url: StartUrl, data_dir: Path, before: Fingerprint, all_query: Path,
@@ -403,6 +397,11 @@ def test_damaged_store__refresh_repairs_pointer(
     server = replay_url()
     args = ["refresh", "--full", "--query", str(all_query), "--data-dir", str(data_dir)]
     res = CliRunner().invoke(cli, args, env={"TRIALFINDER_API_URL": server.base_url})
+    # regression: refresh failed with the same SnapshotError (exit 65) that the app told users to fix by
+    # running refresh; now the writer falls back to the newest complete snapshot and repairs the pointer
     assert res.exit_code == 0, res.output
     snap = load_current(data_dir)
     assert len(snap.tables["trials"]) == before.counts["trials"]
+    assert current_name(data_dir) == snap.name
+    if kind != "missing-folder":
+        assert snapshot_files(data_dir / "snapshots" / before.current) == before.files
