@@ -170,7 +170,7 @@ def test_load_current__while_refreshes_swap_sees_old_or_new_never_a_mix(
         for t in threads:
             t.join(timeout=60)
     assert not errors, errors
-    assert len(seen) >= 3  # the readers saw several snapshots come and go
+    assert len(seen) >= 2  # the readers saw snapshots come and go (how many depends on scheduling)
     assert set(seen.values()) <= {30, 21}
     assert tmp_leftovers(data_dir) == []
 
