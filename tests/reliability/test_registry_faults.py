@@ -465,3 +465,28 @@ def test_refresh__incremental_fault_recovers_or_keeps_previous(
     else:
         assert_one_line_error(res, EX_TEMPFAIL, "server error", "503")
         assert_intact(data_dir, before)
+
+
+# --- the registry answers, but with far fewer studies than before ----------------------------------
+
+
+@pytest.mark.parametrize("keep", [0, 10], ids=["no-studies", "a-third"])
+def test_refresh__registry_suddenly_returns_far_fewer_studies_rejected(
+    keep: int, replay_url: StartUrl, small_dir: Path, data_dir: Path, before: Fingerprint,
+    all_query: Path, fast_env: dict[str, str], tmp_path: Path,
+) -> None:  # fmt: skip
+    fewer = tmp_path / "fewer"
+    fewer.mkdir()
+    for p in sorted(small_dir.glob("NCT*.json"))[:keep]:
+        (fewer / p.name).symlink_to(p.resolve())
+    server = replay_url(data=fewer)
+    res = run_refresh(data_dir, all_query, server)
+    assert_one_line_error(res, EX_DATAERR, f"has {keep} trials", "--force")
+    assert_intact(data_dir, before)
+    assert_failure_recorded(data_dir, EX_DATAERR)
+    if keep:
+        res = run_refresh(data_dir, all_query, server, "--force")  # the user says the drop is real
+        assert res.exit_code == 0, res.output
+        snap = load_current(data_dir)
+        assert len(snap.tables["trials"]) == keep
+        assert snap.manifest["changes"]["removed_trial"] == 30 - keep
