@@ -52,14 +52,27 @@ class TrialfinderGroup(click.Group):
             raise
 
 
+class _StderrHandler(logging.Handler):
+    """Log lines to whatever ``sys.stderr`` is at the time (click's test runner swaps it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # pragma: no cover - logging must never break the command
+            self.handleError(record)
+
+
 def _setup_logging(debug: bool) -> None:
+    """Log lines on stderr: INFO when stderr is not a terminal (cron, CI: they are the progress
+    report), WARNING on a terminal (progress bars show progress), DEBUG with ``--debug``."""
     root = logging.getLogger("trialfinder")
-    if not any(getattr(h, "_trialfinder", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-        handler._trialfinder = True  # type: ignore[attr-defined]
         root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    tty = getattr(sys.stderr, "isatty", lambda: False)()
+    root.setLevel(logging.DEBUG if debug else (logging.WARNING if tty else logging.INFO))
 
 
 def _fail(message: str, code: int) -> None:
