@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from trialfinder.facets.base import Facet, Result
-from trialfinder.facets.prefilter import Rx, fold
+from trialfinder.facets.prefilter import Gate, Rx
 from trialfinder.facets.text import Item, TrialText, clean_piece, is_cancer_trial, is_meso_trial, segment
 
 _ITEM_CACHE = 1 << 16
@@ -102,6 +102,9 @@ _EARLY = _rx(
 )
 
 
+_ADV_GATE = Gate(_ADV_STRONG, _ADV_WEAK, _EARLY)
+
+
 def _title_items(t: TrialText) -> list[Item]:
     out = [Item(s, "title") for s in (t.title, t.official_title) if s]
     out += [Item(s, "title") for s in (*t.conditions, *t.keywords) if s]
@@ -116,10 +119,11 @@ _OTHER_CANCER = _rx(r"(?:other|prior|previous|second|another|additional|history 
 
 
 @lru_cache(maxsize=_ITEM_CACHE)
-def _adv_kind(text: str, section: str, listed: bool) -> str | None:
-    """``strong`` / ``early`` / ``weak`` / None for one item (``text`` whitespace-collapsed);
-    ``listed``: a title-group item that is one of the keywords or conditions."""
-    f = fold(text)
+def _adv_kind(text: str, f: str, section: str, listed: bool) -> str | None:
+    """``strong`` / ``early`` / ``weak`` / None for one item (``text`` whitespace-collapsed, ``f``
+    its fold); ``listed``: a title-group item that is one of the keywords or conditions."""
+    if not _ADV_GATE.possible(f):
+        return None
     if section != "title" and _OTHER_CANCER.search(text, f):
         return None
     m = _ADV_STRONG.search(text, f) or (_ADV_WEAK.search(text, f) if section == "title" and listed else None)
@@ -147,7 +151,7 @@ def advanced_disease(t: TrialText) -> Result:
         weak: Item | None = None
         for it in group:
             text = it.flat
-            kind = _adv_kind(text, it.section, it.section == "title" and text in listed)
+            kind = _adv_kind(text, it.folded, it.section, it.section == "title" and text in listed)
             if kind == "strong":  # the first strong item decides
                 return Result("yes", (clean_piece(it.text),))
             if kind == "early" and early is None:
@@ -216,11 +220,15 @@ _NAIVE = _rx(r"treatment[- ]na[iï]ve|previously untreated|\buntreated\b(?= [^.]
              r"na[iï]ve to (?:prior )?(?:systemic|treatment|therapy)")
 
 
+_IO_GATE = Gate(_IO, _SYSTEMIC_ALL, _NAIVE)
+
+
 @lru_cache(maxsize=_ITEM_CACHE)
-def _io_kind(text: str, section: str) -> str | None:
-    """``excl`` / ``req`` / ``allow`` / None: what one item (``text`` whitespace-collapsed) says about
-    prior immunotherapy."""
-    f = fold(text)
+def _io_kind(text: str, f: str, section: str) -> str | None:
+    """``excl`` / ``req`` / ``allow`` / None: what one item (``text`` whitespace-collapsed, ``f`` its
+    fold) says about prior immunotherapy."""
+    if not _IO_GATE.possible(f):
+        return None
     io = _IO.search(text, f)
     if io and _IO_IRRELEVANT.search(text, f) and not _ALLOWED.search(text, f):
         io = None
@@ -261,7 +269,7 @@ def _io_statements(t: TrialText) -> tuple[list[Item], list[Item], list[Item]]:
     """(excluding, requiring, allowing) criteria items about prior immunotherapy."""
     found: dict[str, list[Item]] = {"excl": [], "req": [], "allow": []}
     for it in items_of(t):
-        kind = _io_kind(it.flat, it.section)
+        kind = _io_kind(it.flat, it.folded, it.section)
         if kind is not None:
             found[kind].append(it)
     return found["excl"], found["req"], found["allow"]
@@ -326,11 +334,15 @@ _FIRST_EXCL = _rx(r"\b(?:prior|previous|any|received|"
                   r"mesothelioma|locally advanced|recurrent|unresectable|[A-Z]{2,})")
 
 
+_LINE_GATE = Gate(_FIRST_EXCL, _NAIVE, _ANY, _FIRST, _PREV, _CAP)
+
+
 @lru_cache(maxsize=_ITEM_CACHE)
-def _line_kind(text: str, section: str) -> str | None:
-    """``first`` / ``prev`` / ``any`` / ``cap`` / None: what one item (``text`` whitespace-collapsed)
-    says about the line of therapy."""
-    f = fold(text)
+def _line_kind(text: str, f: str, section: str) -> str | None:
+    """``first`` / ``prev`` / ``any`` / ``cap`` / None: what one item (``text`` whitespace-collapsed,
+    ``f`` its fold) says about the line of therapy."""
+    if not _LINE_GATE.possible(f):
+        return None
     if _LINE_IRRELEVANT.search(text, f):
         return None
     if section == "exclusion":
@@ -367,7 +379,7 @@ def line_of_therapy(t: TrialText) -> Result:
         return Result("unknown")
     found: dict[str, list[Item]] = {"first": [], "prev": [], "any": [], "cap": []}
     for it in items_of(t):
-        kind = _line_kind(it.flat, it.section)
+        kind = _line_kind(it.flat, it.folded, it.section)
         if kind is not None:
             found[kind].append(it)
     first, prev, anyl, caps = found["first"], found["prev"], found["any"], found["cap"]
@@ -425,7 +437,7 @@ def histology(t: TrialText) -> Result:
     ev: list[str] = []
     for i, it in enumerate(items):
         text = it.flat
-        if not _MESO_ITEM.search(text):
+        if not _MESO_ITEM.search(text, it.folded):
             continue
         if it.section == "exclusion" or re.match(r"\W*(?:non-|no )", text, re.I):
             continue
@@ -450,8 +462,8 @@ def histology(t: TrialText) -> Result:
     for it in items:
         if it.section == "exclusion":
             for name, rx in _SUBTYPES.items():
-                named = _MESO_ITEM.search(it.flat) or re.search(r"histolog", it.flat, re.I)
-                if rx.search(it.flat) and named:
+                named = _MESO_ITEM.search(it.flat, it.folded) or re.search(r"histolog", it.flat, re.I)
+                if rx.search(it.flat, it.folded) and named:
                     excluded_sub.add(name)
     subtypes = [s for s in subtypes if s not in excluded_sub]
     if not sites:
@@ -493,7 +505,7 @@ def biomarkers(t: TrialText) -> Result:
         if it.section == "exclusion":
             continue
         for name, rx in _BIOMARKERS.items():
-            m = rx.search(it.flat)
+            m = rx.search(it.flat, it.folded)
             if not m or name in found:
                 continue
             window = it.flat[max(0, m.start() - 60): m.end() + 80]

@@ -21,10 +21,15 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from typing import Any
 
+_WORD = re.compile(r"\w")
+_UNSAFE: set[str] = set()
+
 
 def _canon_table() -> dict[int, int]:
-    """Map every character of one extra-case class (``s``/``ſ``, ``i``/``ı``, ``µ``/``μ`` ...) to
-    the class's smallest member."""
+    """Map every character of one extra-case class (``s``/``ſ``, ``i``/``ı``, ``µ``/``μ`` ...) to its
+    smallest member. Classes that mix word and non-word characters (Greek iota and the combining
+    ypogegrammeni) are left out, so folding keeps ``\\w`` and ``\\b`` as they are; their characters
+    are never used as literals (:data:`_UNSAFE`)."""
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:
@@ -37,7 +42,19 @@ def _canon_table() -> dict[int, int]:
             ra, rb = find(a), find(b)
             if ra != rb:
                 parent[max(ra, rb)] = min(ra, rb)
-    return {x: find(x) for x in parent}
+    classes: dict[int, list[int]] = {}
+    for x in parent:
+        classes.setdefault(find(x), []).append(x)
+    for root, members in classes.items():
+        members.append(root)
+    table: dict[int, int] = {}
+    for members in classes.values():
+        if len({_WORD.match(chr(m)) is None for m in members}) > 1:
+            _UNSAFE.update(chr(m) for m in members)
+            continue
+        rep = min(members)
+        table.update({m: rep for m in members if m != rep})
+    return table
 
 
 _CANON = _canon_table()
@@ -69,26 +86,91 @@ def _combine(op: str, parts: list[Req]) -> Req:
     return (op, tuple(flat))
 
 
-def _seq(items: Iterable[tuple[Any, Any]], norm: Callable[[str], str]) -> Req | None:
-    """What a sequence requires: all of its literal runs and of its required sub-parts (literals
-    normalized with ``norm``: :func:`fold`, or unchanged for case-sensitive patterns)."""
-    parts: list[Req] = []
-    run: list[str] = []
+_REPEATS = (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT)
+_SHORT = 4  # literal runs this short and bounded by \b on both sides are also tested as words
+_MAX_VARIANTS = 32
 
-    def close() -> None:
-        if run:
-            parts.append(norm("".join(run)))
-            run.clear()
+
+def _strings(items: Iterable[tuple[Any, Any]], norm: Callable[[str], str]) -> list[str] | None:
+    """Every string a small finite part of a pattern can match ("anti[- ]?PD" → ``anti-pd``,
+    ``anti pd``, ``antipd``), or None when the part is not of that kind (or has too many)."""
+    out = [""]
+    for op, av in items:
+        opts: list[str] | None
+        if op is _c.LITERAL:
+            opts = [chr(av)]
+        elif op is _c.IN and 0 < len(av) <= 4 and all(o is _c.LITERAL for o, _ in av):
+            opts = [chr(c) for _, c in av]  # a small set of characters, e.g. [- ] or [.;]
+        elif op is _c.SUBPATTERN:
+            opts = _strings(av[3], norm)
+        elif op is _c.BRANCH:
+            alts = [_strings(alt, norm) for alt in av[1]]
+            opts = None if any(a is None for a in alts) else [x for a in alts for x in a]  # type: ignore[union-attr]
+        elif op in _REPEATS and av[0] == 0 and av[1] == 1:
+            sub = _strings(av[2], norm)
+            opts = None if sub is None else [*sub, ""]
+        else:
+            return None
+        if opts is None or any(len(norm(ch)) != 1 or norm(ch) in _UNSAFE for o in opts for ch in o):
+            return None
+        out = list(dict.fromkeys(a + b for a in out for b in opts))
+        if len(out) > _MAX_VARIANTS:
+            return None
+    return out
+
+
+def _common_core(strings: list[str]) -> str:
+    """The longest substring of every string (at least 2 characters; else "")."""
+    shortest = min(strings, key=len)
+    for size in range(len(shortest), 1, -1):
+        for i in range(len(shortest) - size + 1):
+            sub = shortest[i:i + size]
+            if all(sub in x for x in strings):
+                return sub
+    return ""
+
+
+def _seq(items: Iterable[tuple[Any, Any]], norm: Callable[[str], str]) -> Req | None:
+    """What a sequence requires: all of its literal runs (with their few variants) and of its
+    required sub-parts (literals normalized with ``norm``: :func:`fold`, or unchanged for
+    case-sensitive patterns)."""
+    parts: list[Req] = []
+    run: list[str] | None = None  # variants of the literal run being read
+    bounded = False  # the run started right after \b
+    after_b = False
+
+    def close(right_bounded: bool = False) -> None:
+        nonlocal run
+        if run and all(run):  # a run that may be empty requires nothing
+            variants = list(dict.fromkeys(norm(v) for v in run))
+            core = _common_core(variants)
+            # test the part every variant shares first: one test for most texts, not one per variant
+            alts = _combine("or", variants)  # type: ignore[arg-type]
+            req = _combine("and", [core, alts]) if core and len(variants) > 1 else alts
+            if bounded and right_bounded and min(map(len, variants)) <= _SHORT:
+                # a short word ("ICI", "CPI"): a substring test finds it inside words, so also
+                # look for it as a word (folding keeps \w, so \b is kept too)
+                word = r"\b(?:" + "|".join(map(re.escape, variants)) + r")\b"
+                req = _combine("and", [req, ("re", (word,))])
+            parts.append(req)
+        run = None
 
     for op, av in items:
-        if op is _c.LITERAL:
-            ch = chr(av)
-            if len(norm(ch)) == 1:
-                run.append(ch)
-                continue
-            close()
+        strings = _strings(((op, av),), norm)
+        if strings is not None:
+            grown = list(dict.fromkeys(a + b for a in (run or [""]) for b in strings))
+            if run is None:
+                bounded = after_b
+            if len(grown) <= _MAX_VARIANTS:
+                run = grown
+            else:
+                close()
+                run, bounded = strings, False
+            after_b = False
             continue
-        close()
+        is_b = op is _c.AT and av is _c.AT_BOUNDARY
+        close(right_bounded=is_b)
+        after_b = is_b
         sub: Req | None = None
         if op is _c.SUBPATTERN:
             sub = _seq(av[3], norm)
@@ -96,17 +178,13 @@ def _seq(items: Iterable[tuple[Any, Any]], norm: Callable[[str], str]) -> Req | 
             sub = _seq(av, norm)
         elif op is _c.ASSERT:  # a positive lookaround's text is in the text too
             sub = _seq(av[1], norm)
-        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT):
+        elif op in _REPEATS:
             if av[0] >= 1:
                 sub = _seq(av[2], norm)
         elif op is _c.BRANCH:
             alts = [_seq(alt, norm) for alt in av[1]]
             if all(a is not None for a in alts):
                 sub = _combine("or", alts)  # type: ignore[arg-type]
-        elif op is _c.IN and 0 < len(av) <= 4 and all(o is _c.LITERAL for o, _ in av):
-            chars = [norm(chr(c)) for _, c in av]  # a small set of characters, e.g. [.;]
-            if all(len(c) == 1 for c in chars):
-                sub = _combine("or", chars)  # type: ignore[arg-type]
         # AT, other IN, ANY, CATEGORY, NOT_LITERAL, negative lookarounds, group references:
         # nothing required (safe)
         if sub is not None:
@@ -140,12 +218,13 @@ def _case_sensitive(pattern: str, flags: int) -> bool:
 
 
 @cache
-def requirement(pattern: str, flags: int = 0) -> Req | None:
-    """What every match of ``pattern`` contains (``None``: nothing usable): folded literals, to be
-    tested on :func:`fold` of the text, or, for case-sensitive patterns (:func:`case_sensitive`),
-    literals as written, to be tested on the text itself."""
-    norm = _same if case_sensitive(pattern, flags) else fold
-    return _seq(_parser.parse(pattern, flags), norm)
+def requirement(pattern: str, flags: int = 0, *, folded: bool = True) -> Req | None:
+    """What every match of ``pattern`` contains (``None``: nothing usable). With ``folded`` the
+    literals are folded, to be tested on :func:`fold` of the text (sound for every pattern);
+    without, they are as written, to be tested on the text itself (case-sensitive patterns only)."""
+    if not folded and not case_sensitive(pattern, flags):
+        raise ValueError("unfolded literals of a case-insensitive pattern")
+    return _seq(_parser.parse(pattern, flags), fold if folded else _same)
 
 
 def _same(text: str) -> str:
@@ -157,23 +236,32 @@ def case_sensitive(pattern: str, flags: int = 0) -> bool:
     return _case_sensitive(pattern, flags)
 
 
-def _expr(req: Req) -> str:
+def _expr(req: Req, words: list[re.Pattern[str]]) -> str:
     if isinstance(req, str):
         return f"{req!r} in f"
     op, parts = req
-    return "(" + f" {op} ".join(_expr(p) for p in parts) + ")"
+    if op == "re":
+        words.append(re.compile(parts[0]))  # type: ignore[arg-type]
+        return f"_W[{len(words) - 1}].search(f) is not None"
+    return "(" + f" {op} ".join(_expr(p, words) for p in parts) + ")"
+
+
+def _compile_test(req: Req | None) -> Callable[[str], bool]:
+    """``req`` as one boolean expression of substring tests, e.g.
+    ``lambda f: ('metastatic' in f or 'stage' in f)``: the fastest form CPython runs."""
+    if req is None:
+        return _always
+    words: list[re.Pattern[str]] = []
+    source = f"lambda f: {_expr(req, words)}"
+    test: Callable[[str], bool] = eval(source, {"_W": words})  # noqa: S307 (own literals, repr-quoted)
+    return test
 
 
 @cache
-def predicate(pattern: str, flags: int = 0) -> Callable[[str], bool] | None:
-    """A function of the folded text that is False when ``pattern`` cannot match (``None``: no
-    prefilter). It is generated from :func:`requirement` as one boolean expression of substring
-    tests, e.g. ``lambda f: ('metastatic' in f or 'stage' in f)``: the fastest form CPython runs."""
-    req = requirement(pattern, flags)
-    if req is None:
-        return None
-    test: Callable[[str], bool] = eval(f"lambda f: {_expr(req)}")  # noqa: S307 (own literals, repr-quoted)
-    return test
+def predicate(pattern: str, flags: int = 0, *, folded: bool = True) -> Callable[[str], bool]:
+    """A function of the folded text (or, without ``folded``, of the text itself; case-sensitive
+    patterns only) that is False when ``pattern`` cannot match; always True when nothing is known."""
+    return _compile_test(requirement(pattern, flags, folded=folded))
 
 
 def _always(folded: str) -> bool:
@@ -182,30 +270,32 @@ def _always(folded: str) -> bool:
 
 class Rx:
     """A compiled pattern with a literal prefilter; ``search(text, folded)`` equals
-    ``pattern.search(text)`` where ``folded`` is ``fold(text)``."""
+    ``pattern.search(text)`` where ``folded`` is ``fold(text)``.
 
-    __slots__ = ("_test", "pattern")
+    ``possible(folded)`` is False when the pattern cannot match the text whose fold is ``folded``;
+    ``possible_in(text)`` likewise for the text itself. Both are built on first use."""
+
+    __slots__ = ("pattern", "possible", "possible_in")
+    possible: Callable[[str], bool]
+    possible_in: Callable[[str], bool]
 
     def __init__(self, pattern: re.Pattern[str]) -> None:
         self.pattern = pattern
-        self._test: Callable[[str], bool] | None = self._first_test  # the predicate, built on first use
+        self.possible = self._build_possible
+        self.possible_in = self._build_possible_in
 
-    def _first_test(self, folded: str) -> bool:
+    def _build_possible(self, folded: str) -> bool:
+        self.possible = predicate(self.pattern.pattern, self.pattern.flags)
+        return self.possible(folded)
+
+    def _build_possible_in(self, text: str) -> bool:
         if case_sensitive(self.pattern.pattern, self.pattern.flags):
-            self._test = _always  # its literals are tested on the text itself: see ``possible_in``
+            self.possible_in = predicate(self.pattern.pattern, self.pattern.flags, folded=False)
         else:
-            self._test = predicate(self.pattern.pattern, self.pattern.flags) or _always
-        return self._test(folded)
+            self.possible_in = self._possible_folding
+        return self.possible_in(text)
 
-    def possible(self, folded: str) -> bool:
-        """False when the pattern cannot match the text whose fold is ``folded``."""
-        return self._test(folded)  # type: ignore[misc]
-
-    def possible_in(self, text: str) -> bool:
-        """False when the pattern cannot match ``text`` (folds it when the pattern ignores case)."""
-        if case_sensitive(self.pattern.pattern, self.pattern.flags):
-            test = predicate(self.pattern.pattern, self.pattern.flags)
-            return test is None or test(text)
+    def _possible_folding(self, text: str) -> bool:
         return self.possible(fold(text))
 
     def search(self, text: str, folded: str | None = None) -> re.Match[str] | None:
@@ -220,3 +310,20 @@ class Rx:
 
     def finditer(self, text: str) -> Iterator[re.Match[str]]:
         return self.pattern.finditer(text)
+
+
+class Gate:
+    """``possible(folded)``: False when none of the patterns can match (one test for several)."""
+
+    __slots__ = ("patterns", "possible")
+    possible: Callable[[str], bool]
+
+    def __init__(self, *patterns: Rx) -> None:
+        self.patterns = patterns
+        self.possible = self._build
+
+    def _build(self, folded: str) -> bool:
+        reqs = [requirement(r.pattern.pattern, r.pattern.flags) for r in self.patterns]
+        self.possible = _always if any(q is None for q in reqs) else _compile_test(
+            _combine("or", reqs))  # type: ignore[arg-type]
+        return self.possible(folded)

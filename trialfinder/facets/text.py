@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
 
-from trialfinder.facets.prefilter import Rx
+from trialfinder.facets.prefilter import Rx, fold
 
 Section = Literal["inclusion", "exclusion", "other", "title"]
 
@@ -167,14 +167,17 @@ class Item:
 
     text: str  # verbatim slice of the source string, stripped
     section: Section
+    flat: str = field(init=False, repr=False, compare=False)
+    """The text with runs of whitespace collapsed (for matching only; evidence uses ``text``)."""
+    folded: str = field(init=False, repr=False, compare=False)
+    """``fold(flat)``: for the literal prefilters (:mod:`trialfinder.facets.prefilter`)."""
 
-    @cached_property
-    def flat(self) -> str:
-        """The text with runs of whitespace collapsed (for matching only; evidence uses ``text``)."""
+    def __post_init__(self) -> None:
         t = self.text
-        if t[:1].isspace() or t[-1:].isspace():
-            return _WS.sub(" ", t)
-        return " ".join(t.split())  # same as _WS.sub(" ", t) when t is stripped, and faster
+        # " ".join(t.split()) equals _WS.sub(" ", t) when t is stripped, and is faster
+        flat = _WS.sub(" ", t) if t[:1].isspace() or t[-1:].isspace() else " ".join(t.split())
+        object.__setattr__(self, "flat", flat)
+        object.__setattr__(self, "folded", fold(flat))
 
 
 _WS = re.compile(r"\s+")
