@@ -96,8 +96,13 @@ class SavedSearch(BaseModel):
 
 
 def default_queries_dir() -> Path:
-    """``queries/`` at the root of the checkout (beside the ``trialfinder`` package)."""
-    return Path(__file__).resolve().parent.parent / "queries"
+    """``queries/`` at the root of the checkout (beside the ``trialfinder`` package); for a
+    non-editable install, ``queries/`` in the working directory."""
+    beside = Path(__file__).resolve().parent.parent / "queries"
+    if beside.is_dir():
+        return beside
+    here = Path.cwd() / "queries"
+    return here if here.is_dir() else beside
 
 
 def _client_check(params: dict[str, str]) -> None:

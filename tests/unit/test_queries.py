@@ -110,3 +110,16 @@ def test_shipped_files__are_plain_toml_contract() -> None:
     for p in sorted(default_queries_dir().glob("*.toml")):
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
         assert set(raw) <= {"name", "title", "description", "params"}, p
+
+
+def test_default_queries_dir__falls_back_to_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trialfinder.queries as q
+
+    installed = tmp_path / "site-packages" / "trialfinder" / "queries.py"  # no queries/ beside it
+    monkeypatch.setattr(q, "__file__", str(installed))
+    monkeypatch.chdir(tmp_path)
+    assert q.default_queries_dir() == tmp_path / "site-packages" / "queries"  # nothing anywhere
+    (tmp_path / "queries").mkdir()
+    assert q.default_queries_dir() == tmp_path / "queries"
