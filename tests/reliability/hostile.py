@@ -91,3 +91,28 @@ def write_hostile_records(studies_dir: Path, dest: Path, base_ids: list[str]) ->
         (dest / f"{nct}.json").write_text(json.dumps(hostile_variant(study, HOSTILE[kind])), encoding="utf-8")
         out[nct] = kind
     return out
+
+
+ENUM_PAYLOAD = "![x](http://evil.example/e.png)[c](javascript:window.__tf_pwned=1):red[<b>e</b>]$e$"
+
+
+def hostile_enum_variant(study: dict[str, Any], text: str = ENUM_PAYLOAD) -> dict[str, Any]:
+    """A TEST-ONLY copy of a real record whose enum-like fields (overall status, phases, study type,
+    arm and intervention types, site statuses, sex, standard ages) carry ``text`` instead of a value
+    of the spec's enums, as a drifting or hostile registry might send."""
+    s = copy.deepcopy(study)
+    ps = s["protocolSection"]
+    ps.setdefault("statusModule", {})["overallStatus"] = text
+    design = ps.setdefault("designModule", {})
+    design["phases"] = [text]
+    design["studyType"] = text
+    for arm in (ps.get("armsInterventionsModule") or {}).get("armGroups", []):
+        arm["type"] = text
+    for iv in (ps.get("armsInterventionsModule") or {}).get("interventions", []):
+        iv["type"] = text
+    for loc in (ps.get("contactsLocationsModule") or {}).get("locations", []):
+        loc["status"] = text
+    elig = ps.setdefault("eligibilityModule", {})
+    elig["sex"] = text
+    elig["stdAges"] = [text]
+    return s

@@ -29,13 +29,13 @@ ROOT = Path(__file__).resolve().parents[2]
 KINDS = ("script", "html", "md-link", "md-image", "math", "streamlit-markup", "rtl", "control")
 
 
-@pytest.fixture(scope="module")
-def hostile_app_url(hostile_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _serve(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`streamlit run app.py` headless on a free port over ``data_dir``, until the generator closes."""
     port = _free_port()
     log = tmp_path_factory.mktemp("hostile-streamlit") / "streamlit.log"
     env = {
         **os.environ,
-        "TRIALFINDER_DATA_DIR": str(hostile_data),
+        "TRIALFINDER_DATA_DIR": str(data_dir),
         "TRIALFINDER_API_URL": "http://127.0.0.1:9/api/v2",
     }
     cmd = [
@@ -56,6 +56,11 @@ def hostile_app_url(hostile_data: Path, tmp_path_factory: pytest.TempPathFactory
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def hostile_app_url(hostile_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _serve(hostile_data, tmp_path_factory)
 
 
 def _settle(page: object) -> None:
@@ -183,3 +188,60 @@ def test_browser__printable_shortlist_of_hostile_trials_is_inert(
     )
     assert requests == []  # nothing fetched from anywhere: the file works offline
     assert "<script>window.__tf_pwned=1</script>" in body  # shown as text
+
+
+@pytest.fixture(scope="module")
+def hostile_enum_app_url(studies_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import json
+
+    from click.testing import CliRunner
+
+    from tests.reliability.hostile import hostile_enum_variant
+    from trialfinder.cli import cli
+
+    src = tmp_path_factory.mktemp("hostile-enum-browser")
+    record = json.loads((studies_dir / "NCT06790706.json").read_text(encoding="utf-8"))
+    (src / "NCT06790706.json").write_text(json.dumps(hostile_enum_variant(record)), encoding="utf-8")
+    data_dir = tmp_path_factory.mktemp("hostile-enum-browser-data") / "data"
+    res = CliRunner().invoke(cli, ["import", str(src), "--data-dir", str(data_dir)])
+    assert res.exit_code == 0, res.output
+    yield from _serve(data_dir, tmp_path_factory)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: enum-like registry values (status, phases, types) go into st.badge/markdown unescaped on "
+    "the detail page: chromium loads images from the payload's host and renders KaTeX (see "
+    "test_pages__hostile_enum_values_never_markup)",
+)
+def test_browser__hostile_enum_values_inert_on_detail_page(
+    chromium_path: Path, hostile_enum_app_url: str
+) -> None:
+    from playwright.sync_api import Request, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page()
+        evil: list[str] = []
+
+        def on_request(request: Request) -> None:
+            if "evil.example" in request.url:
+                evil.append(request.url)
+
+        page.on("request", on_request)
+        try:
+            page.goto(f"{hostile_enum_app_url}/trial?nct=NCT06790706")
+            _settle(page)
+            found = page.evaluate(
+                """() => ({
+                    pwned: window.__tf_pwned === undefined ? null : String(window.__tf_pwned),
+                    imgs: [...document.images].filter(i => i.src.includes('evil.example')).length,
+                    katex: document.querySelectorAll('.katex').length,
+                    js_links: document.querySelectorAll('a[href^="javascript:" i]').length,
+                })"""
+            )
+        finally:
+            browser.close()
+    assert found["pwned"] is None and found["js_links"] == 0  # no script runs today either
+    assert found["imgs"] == 0 and found["katex"] == 0
+    assert evil == []
