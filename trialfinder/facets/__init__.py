@@ -14,7 +14,11 @@ each piece occurs verbatim in the record. ``docs/facets.md`` describes every rul
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import gc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import lru_cache
 
 import pandas as pd
 import pyarrow as pa
@@ -89,17 +93,49 @@ def facets_for_trial(trial: TrialText) -> tuple[dict[str, object], list[dict[str
     return row, arm_rows
 
 
+_TRIAL_CACHE = 4096
+"""Trials whose facets are kept, keyed on their text without the NCT ID: a study met again (a
+newer version with the same text, another source, a scale-up copy) costs a lookup."""
+
+
+@lru_cache(maxsize=_TRIAL_CACHE)
+def _facets_by_content(trial: TrialText) -> tuple[dict[str, object], list[dict[str, object]]]:
+    return facets_for_trial(trial)
+
+
+def _cached_facets_for_trial(trial: TrialText) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """``facets_for_trial(trial)``; no facet reads the NCT ID, so trials that differ only in it share
+    one computation."""
+    row, arms = _facets_by_content(dataclasses.replace(trial, nct_id=""))
+    nct = trial.nct_id
+    return {**row, "nct_id": nct}, [{**a, "nct_id": nct} for a in arms]
+
+
 def _frame(rows: list[dict[str, object]], schema: dict[str, pa.DataType]) -> pd.DataFrame:
     arrays = {c: pa.array([r[c] for r in rows], type=t) for c, t in schema.items()}
     return pa.table(arrays).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: facets build many small acyclic objects (freed by
+    reference counting), and the collector's passes over them cost as much as the rules."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def compute_facets(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """``{"facets": ..., "arm_classes": ...}`` for every trial in ``tables["trials"]`` (pure)."""
     rows: list[dict[str, object]] = []
     arm_rows: list[dict[str, object]] = []
-    for trial in iter_trials(tables):
-        row, arms = facets_for_trial(trial)
-        rows.append(row)
-        arm_rows += arms
-    return {"facets": _frame(rows, _FACET_SCHEMA), "arm_classes": _frame(arm_rows, _ARM_SCHEMA)}
+    with _gc_paused():
+        for trial in iter_trials(tables):
+            row, arms = _cached_facets_for_trial(trial)
+            rows.append(row)
+            arm_rows += arms
+        return {"facets": _frame(rows, _FACET_SCHEMA), "arm_classes": _frame(arm_rows, _ARM_SCHEMA)}

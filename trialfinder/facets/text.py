@@ -7,10 +7,10 @@ held by :class:`TrialText` (so it occurs verbatim in the record as normalized).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -18,6 +18,7 @@ import pyarrow as pa
 from trialfinder.facets.prefilter import Rx, fold
 
 Section = Literal["inclusion", "exclusion", "other", "title"]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ def _s(value: Any) -> str:
 
 
 def _l(value: Any) -> tuple[str, ...]:
+    if type(value) is list and set(map(type, value)) <= _STR:  # the usual case: Arrow list<string>
+        return tuple(value) if "" not in value else tuple(v for v in value if v)
     if value is None or value is pd.NA:
         return ()
     if isinstance(value, str):
@@ -96,6 +99,7 @@ def _l(value: Any) -> tuple[str, ...]:
         return ()
 
 
+_STR = frozenset({str})
 _TRIAL_COLUMNS = ("nct_id", "title", "official_title", "brief_summary", "conditions", "keywords",
                   "mesh_conditions", "mesh_interventions")
 _INTERVENTION_COLUMNS = ("nct_id", "idx", "type", "name", "description", "other_names", "arm_labels")
@@ -103,22 +107,57 @@ _ARM_COLUMNS = ("nct_id", "label", "type", "description", "intervention_names")
 _ELIGIBILITY_COLUMNS = ("nct_id", "criteria", "inclusion", "exclusion")
 
 
-def _records(df: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The rows of ``df`` as dicts of plain Python values, only the ``columns`` the facets read
-    (converted column-wise through Arrow; row-wise when Arrow cannot type a column)."""
+def _columns(df: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, list[Any]]:
+    """The ``columns`` the facets read as lists of plain Python values (``None`` for a missing
+    column), converted column-wise through Arrow (through pandas when Arrow cannot type a column)."""
     part = df[[c for c in columns if c in df.columns]]
     try:
-        return pa.Table.from_pandas(part, preserve_index=False).to_pylist()
+        data: dict[str, list[Any]] = pa.Table.from_pandas(part, preserve_index=False).to_pydict()
     except (pa.ArrowException, TypeError, ValueError):
-        return [{str(k): v for k, v in rec.items()} for rec in part.to_dict("records")]
+        data = {str(c): part[c].tolist() for c in part.columns}
+    return {c: data[c] if c in data else [None] * len(df) for c in columns}
 
 
-def _rows(df: pd.DataFrame | None, columns: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
+def _strs(values: list[Any]) -> list[str]:
+    return [v if type(v) is str else _s(v) for v in values]
+
+
+def _lists(values: list[Any]) -> list[tuple[str, ...]]:
+    return [_l(v) for v in values]
+
+
+def _group(ids: list[Any], objs: Iterable[_T]) -> dict[str, list[_T]]:
+    out: dict[str, list[_T]] = {}
+    for nct, obj in zip(_strs(ids), objs, strict=True):
+        out.setdefault(nct, []).append(obj)
+    return out
+
+
+def _interventions(df: pd.DataFrame | None) -> dict[str, list[tuple[int, Intervention]]]:
     if df is None or df.empty:
-        return out
-    for rec in _records(df, columns):
-        out.setdefault(_s(rec.get("nct_id")), []).append(rec)
+        return {}
+    c = _columns(df, _INTERVENTION_COLUMNS)
+    rows = zip([int(i or 0) for i in c["idx"]], [t.upper() for t in _strs(c["type"])], _strs(c["name"]),
+               _strs(c["description"]), _lists(c["other_names"]), _lists(c["arm_labels"]), strict=True)
+    return _group(c["nct_id"], ((idx, Intervention(*rest)) for idx, *rest in rows))
+
+
+def _arms(df: pd.DataFrame | None) -> dict[str, list[Arm]]:
+    if df is None or df.empty:
+        return {}
+    c = _columns(df, _ARM_COLUMNS)
+    return _group(c["nct_id"], map(Arm, _strs(c["label"]), _strs(c["type"]), _strs(c["description"]),
+                                   _lists(c["intervention_names"])))
+
+
+def _eligibility(df: pd.DataFrame | None) -> dict[str, tuple[str, str, str]]:
+    if df is None or df.empty:
+        return {}
+    c = _columns(df, _ELIGIBILITY_COLUMNS)
+    out: dict[str, tuple[str, str, str]] = {}
+    for nct, *texts in zip(_strs(c["nct_id"]), _strs(c["criteria"]), _strs(c["inclusion"]),
+                           _strs(c["exclusion"]), strict=True):
+        out.setdefault(nct, (texts[0], texts[1], texts[2]))  # the first row of a trial
     return out
 
 
@@ -127,35 +166,21 @@ def iter_trials(tables: Mapping[str, pd.DataFrame]) -> Iterator[TrialText]:
     trials = tables.get("trials")
     if trials is None or trials.empty:
         return
-    ivs = _rows(tables.get("interventions"), _INTERVENTION_COLUMNS)
-    arms = _rows(tables.get("arms"), _ARM_COLUMNS)
-    elig = _rows(tables.get("eligibility"), _ELIGIBILITY_COLUMNS)
-    for rec in _records(trials, _TRIAL_COLUMNS):
-        nct = _s(rec.get("nct_id"))
-        iv_rows = sorted(ivs.get(nct, []), key=lambda r: int(r.get("idx") or 0))
-        e = (elig.get(nct) or [{}])[0]
+    ivs = _interventions(tables.get("interventions"))
+    arms = _arms(tables.get("arms"))
+    elig = _eligibility(tables.get("eligibility"))
+    c = _columns(trials, _TRIAL_COLUMNS)
+    for nct, title, official, summary, conditions, keywords, mesh_c, mesh_i in zip(
+            _strs(c["nct_id"]), _strs(c["title"]), _strs(c["official_title"]), _strs(c["brief_summary"]),
+            _lists(c["conditions"]), _lists(c["keywords"]), _lists(c["mesh_conditions"]),
+            _lists(c["mesh_interventions"]), strict=True):
+        criteria, inclusion, exclusion = elig.get(nct, ("", "", ""))
         yield TrialText(
-            nct_id=nct,
-            title=_s(rec.get("title")),
-            official_title=_s(rec.get("official_title")),
-            brief_summary=_s(rec.get("brief_summary")),
-            conditions=_l(rec.get("conditions")),
-            keywords=_l(rec.get("keywords")),
-            mesh_conditions=_l(rec.get("mesh_conditions")),
-            mesh_interventions=_l(rec.get("mesh_interventions")),
-            interventions=tuple(
-                Intervention(_s(r.get("type")).upper(), _s(r.get("name")), _s(r.get("description")),
-                             _l(r.get("other_names")), _l(r.get("arm_labels")))
-                for r in iv_rows
-            ),
-            arms=tuple(
-                Arm(_s(r.get("label")), _s(r.get("type")), _s(r.get("description")),
-                    _l(r.get("intervention_names")))
-                for r in arms.get(nct, [])
-            ),
-            criteria=_s(e.get("criteria")),
-            inclusion=_s(e.get("inclusion")),
-            exclusion=_s(e.get("exclusion")),
+            nct_id=nct, title=title, official_title=official, brief_summary=summary,
+            conditions=conditions, keywords=keywords, mesh_conditions=mesh_c, mesh_interventions=mesh_i,
+            interventions=tuple(iv for _, iv in sorted(ivs.get(nct, []), key=lambda r: r[0])),
+            arms=tuple(arms.get(nct, [])),
+            criteria=criteria, inclusion=inclusion, exclusion=exclusion,
         )
 
 
