@@ -31,6 +31,9 @@ from trialfinder.normalize import normalize
 from trialfinder.sources.base import RawStudy
 from trialfinder.store import Store, load_current
 
+# the strategy tree of the Study model is large; hypothesis warns when it builds its repr
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
+
 ODD_TEXT = st.sampled_from([
     "", " ", "<script>alert(1)</script>", "=1+1", "+1", "-1", "@x", "\t=x", "\r\n=x", "[a](javascript:x)",
     "$x$", "\u202eevil", "a\u200bb", "\U0001f9ec", "nul\x00byte",
