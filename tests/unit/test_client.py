@@ -129,6 +129,23 @@ def test_capped_retry__retries_within_cap_and_counts() -> None:
     assert counter.value == 2
 
 
+@pytest.mark.parametrize("header", ["soon", "-5", "1.5", ""])
+def test_capped_retry__unparsable_retry_after_treated_as_absent(
+    header: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps: list[float] = []
+    monkeypatch.setattr("urllib3.util.retry.time.sleep", sleeps.append)
+    counter = C._Counter()
+    retry = C.CappedRetry(total=3, status_forcelist={429}, cap=5.0, counter=counter, raise_on_status=False,
+                          backoff_factor=0.1, min_wait=0.25)
+    response = _response(429, {"Retry-After": header})
+    nxt = retry.increment("GET", "/api/v2/studies", response=response)  # retried, not refused
+    assert counter.value == 1 and nxt.total == 2
+    assert nxt.get_retry_after(response) is None
+    nxt.sleep(response)  # urllib3 alone raises InvalidHeader here
+    assert sleeps == [pytest.approx(0.25)]  # the normal backoff (never below the polite interval)
+
+
 def test_seconds__parses_number_and_http_date() -> None:
     assert C._seconds("120") == 120
     assert C._seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0  # a date in the past: no wait

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
 from trialfinder.config import Settings
@@ -97,6 +97,16 @@ class CappedRetry(Retry):
         """urllib3's jittered exponential backoff, but never less than the polite interval (1/rate):
         urllib3 would retry the first failure at once."""
         return max(super().get_backoff_time(), self.min_wait)
+
+    def get_retry_after(self, response: Any) -> float | None:
+        """The ``Retry-After`` wait in seconds, or None when the header is absent or unparsable
+        ('soon', '-5'): such a header is ignored and the normal backoff applies (urllib3 itself
+        would raise ``InvalidHeader`` and the request would fail without a retry)."""
+        try:
+            return super().get_retry_after(response)
+        except InvalidHeader:
+            log.info("ignoring an unparsable Retry-After header %r", response.headers.get("Retry-After"))
+            return None
 
     def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
                   error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> CappedRetry:
