@@ -24,7 +24,7 @@ from trialfinder import normalize, sources
 from trialfinder.facets import compute_facets, eligibility, lookup
 from trialfinder.facets import text as facet_text
 from trialfinder.facets.prefilter import Rx, fold, predicate, requirement
-from trialfinder.facets.vocabulary import agent_matches, load
+from trialfinder.facets.vocabulary import _name_regex, agent_matches, first_token, load
 
 
 def _facet_patterns() -> list[Rx]:
@@ -214,3 +214,42 @@ def test_compute_facets__plain_object_tables_read_like_arrow_tables(shared_dir: 
     ([], ()), (pd.NA, ())])
 def test_lists__empty_and_missing_items_dropped(values: object, expected: tuple[str, ...]) -> None:
     assert facet_text._l(values) == expected
+
+
+def _reference_agent_spans(text: str) -> list[tuple[int, int]]:
+    """The original matching: one case-insensitive alternation of ``_name_regex`` per first word,
+    searched on the text as written."""
+    vocab = load()
+    by_token: dict[str, list[str]] = {}
+    for n in sorted((n for a in vocab.agents for n in a.names), key=lambda n: -len(n)):
+        by_token.setdefault(first_token(n), []).append(_name_regex(n))
+    found: list[re.Match[str]] = []
+    seen: set[str] = set()
+    for tok in re.findall(r"[A-Za-z0-9]+", text):
+        key = tok.lower()
+        if key in seen or key not in by_token:
+            continue
+        seen.add(key)
+        found += re.finditer("|".join(f"(?:{r})" for r in by_token[key]), text, re.IGNORECASE)
+    found.sort(key=lambda m: (m.start(), -(m.end() - m.start())))
+    spans, end = [], -1
+    for m in found:
+        if m.start() >= end:
+            spans.append(m.span())
+            end = m.end()
+    return spans
+
+
+AGENT_NAMES = sorted({n for a in load().agents for n in a.names})
+agent_texts = st.lists(
+    st.one_of(st.tuples(st.sampled_from(AGENT_NAMES), st.integers(0, 3)).map(lambda p: _case(*p)),
+              st.sampled_from([" ", "-", "", "/", ", ", "(", ")", "x", "1", "anti-", " and "])),
+    max_size=8).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(agent_texts)
+def test_agent_matches__same_as_case_insensitive_search_of_the_text(text: str) -> None:
+    got = agent_matches(load(), text)
+    assert [m.span() for m in got] == _reference_agent_spans(text)
+    assert all(m.group(0) == text[m.start():m.end()] for m in got)

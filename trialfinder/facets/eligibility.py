@@ -220,14 +220,15 @@ _NAIVE = _rx(r"treatment[- ]na[iï]ve|previously untreated|\buntreated\b(?= [^.]
              r"na[iï]ve to (?:prior )?(?:systemic|treatment|therapy)")
 
 
-_IO_GATE = Gate(_IO, _SYSTEMIC_ALL, _NAIVE)
+_IO_GATE = Gate(_IO, _SYSTEMIC_ALL, _NAIVE)  # an item none of these can match says nothing
+_IO_GATE_EXCLUSION = Gate(_IO, _SYSTEMIC_ALL)  # exclusion items: "naive" is not read there
 
 
 @lru_cache(maxsize=_ITEM_CACHE)
 def _io_kind(text: str, f: str, section: str) -> str | None:
     """``excl`` / ``req`` / ``allow`` / None: what one item (``text`` whitespace-collapsed, ``f`` its
     fold) says about prior immunotherapy."""
-    if not _IO_GATE.possible(f):
+    if not (_IO_GATE_EXCLUSION if section == "exclusion" else _IO_GATE).possible(f):
         return None
     io = _IO.search(text, f)
     if io and _IO_IRRELEVANT.search(text, f) and not _ALLOWED.search(text, f):
@@ -334,14 +335,15 @@ _FIRST_EXCL = _rx(r"\b(?:prior|previous|any|received|"
                   r"mesothelioma|locally advanced|recurrent|unresectable|[A-Z]{2,})")
 
 
-_LINE_GATE = Gate(_FIRST_EXCL, _NAIVE, _ANY, _FIRST, _PREV, _CAP)
+_LINE_GATE = Gate(_ANY, _FIRST, _NAIVE, _PREV, _CAP)  # an item none of these can match says nothing
+_LINE_GATE_EXCLUSION = Gate(_FIRST_EXCL, _NAIVE)
 
 
 @lru_cache(maxsize=_ITEM_CACHE)
 def _line_kind(text: str, f: str, section: str) -> str | None:
     """``first`` / ``prev`` / ``any`` / ``cap`` / None: what one item (``text`` whitespace-collapsed,
     ``f`` its fold) says about the line of therapy."""
-    if not _LINE_GATE.possible(f):
+    if not (_LINE_GATE_EXCLUSION if section == "exclusion" else _LINE_GATE).possible(f):
         return None
     if _LINE_IRRELEVANT.search(text, f):
         return None

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from trialfinder.facets.base import Facet, Result
+from trialfinder.facets.prefilter import fold
 from trialfinder.facets.text import Intervention, TrialText, is_cancer_trial
 from trialfinder.facets.vocabulary import CLASSES, Vocabulary, agent_matches, load, name_key
 
@@ -78,6 +79,7 @@ def _agent_hits(vocab: Vocabulary, text: str, cancer: bool, source: str = "agent
 def _pattern_hits(vocab: Vocabulary, text: str, cancer: bool, iv_type: str, *,
                   description: bool) -> list[Hit]:
     hits: list[Hit] = []
+    folded = fold(text)
     for p in vocab.patterns:
         if p.cancer_only and not cancer:
             continue
@@ -85,7 +87,7 @@ def _pattern_hits(vocab: Vocabulary, text: str, cancer: bool, iv_type: str, *,
             continue
         if p.types and iv_type not in p.types:
             continue
-        m = p.regex.search(text)
+        m = p.rx.search(text, folded)
         if not m or (p.unless is not None and p.unless.search(text)):
             continue
         hits.append(Hit(p.cls, m.group(0), p.mechanism, "pattern"))

@@ -61,6 +61,12 @@ _CANON = _canon_table()
 _DOTTED_I = {0x130: "i"}  # str.lower() gives "i̇" (two characters); the engine's simple lower case is "i"
 
 
+def folds_exactly(literal: str) -> bool:
+    """True when, for every character of ``literal``, the characters the engine matches to it
+    case-insensitively are exactly those with the same fold (all but Greek iota's class)."""
+    return not any(ch in _UNSAFE for ch in fold(literal))
+
+
 def fold(text: str) -> str:
     """``text`` case-folded the way the regex engine compares characters (for substring tests only:
     positions may differ from ``text`` for a few non-ASCII characters)."""
