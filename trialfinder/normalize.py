@@ -223,20 +223,31 @@ def _float(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond the float range
+            return None
     return None
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _int(value: Any) -> int | None:
+    """An integer that fits the int64 column, else None (a bool, a fraction, text, or a number
+    outside int64 such as ``-1e308`` or a JSON integer above 2**63)."""
     if isinstance(value, bool) or value is None:
         return None
+    out: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+        out = value
+    elif isinstance(value, float) and value.is_integer():
+        out = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        out = int(value.strip())
+    if out is None or not _INT64_MIN <= out <= _INT64_MAX:
+        return None
+    return out
 
 
 def _bool(value: Any) -> bool | None:
@@ -293,7 +304,7 @@ def _array(values: Sequence[Any], typ: pa.DataType) -> pa.Array:
     """Arrow array of one column; the fast path trusts the registry's types, the slow path cleans."""
     try:
         return pa.array(values, type=typ)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
         return pa.array([_clean(v, typ) for v in values], type=typ)
 
 

@@ -191,6 +191,25 @@ def test_normalize__schema_drift_does_not_crash(shared_dir: Path) -> None:
     assert pd.isna(tables["eligibility"].iloc[0]["min_age_years"])
 
 
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [(-1e308, None), (2**63, None), (-(2**63) - 1, None), (1e19, None), (2**63 - 1, 2**63 - 1),
+     (-(2**63), -(2**63)), (42.0, 42), ("17", 17)],
+)
+def test_normalize__enrollment_outside_int64_becomes_null(
+    shared_dir: Path, count: Any, expected: int | None
+) -> None:
+    # test-only variation of a real record: an enrollment count Arrow's int64 cannot (or can) hold
+    data = _raw(shared_dir, "NCT02628535")
+    data["protocolSection"]["designModule"]["enrollmentInfo"]["count"] = count
+    locations = data["protocolSection"]["contactsLocationsModule"]["locations"]
+    locations[0]["geoPoint"] = {"lat": 10**400, "lon": 1}  # beyond the float range
+    tables = normalize([record_from_v2(data, "v2-study", "x")])
+    got = tables["trials"].iloc[0]["enrollment"]
+    assert (pd.isna(got) if expected is None else got == expected), got
+    assert pd.isna(tables["locations"].iloc[0]["lat"]) and tables["locations"].iloc[0]["lon"] == 1.0
+
+
 # --- eligibility helpers ------------------------------------------------------------------------------
 
 
