@@ -215,6 +215,16 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else ``{}``: a module of the wrong type counts as missing."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    """``value`` if it is a JSON array, else ``[]``: a list field of the wrong type counts as missing."""
+    return value if isinstance(value, list) else []
+
+
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -338,28 +348,29 @@ class _Builder:
     def add(self, study: RawStudy, seq: int) -> None:
         self.pending += 1
         data = study.data
-        ps = data.get("protocolSection") or {}
-        ident = ps.get("identificationModule") or {}
+        # every module / list of another JSON type than expected counts as missing (_dict, _list)
+        ps = _dict(data.get("protocolSection"))
+        ident = _dict(ps.get("identificationModule"))
         nct = ident.get("nctId")
         if not isinstance(nct, str):
             return
-        status = ps.get("statusModule") or {}
-        sponsor = (ps.get("sponsorCollaboratorsModule") or {}).get("leadSponsor") or {}
-        desc = ps.get("descriptionModule") or {}
-        cond = ps.get("conditionsModule") or {}
-        design = ps.get("designModule") or {}
-        ai = ps.get("armsInterventionsModule") or {}
-        elig = ps.get("eligibilityModule") or {}
-        cl = ps.get("contactsLocationsModule") or {}
-        derived = data.get("derivedSection") or {}
+        status = _dict(ps.get("statusModule"))
+        sponsor = _dict(_dict(ps.get("sponsorCollaboratorsModule")).get("leadSponsor"))
+        desc = _dict(ps.get("descriptionModule"))
+        cond = _dict(ps.get("conditionsModule"))
+        design = _dict(ps.get("designModule"))
+        ai = _dict(ps.get("armsInterventionsModule"))
+        elig = _dict(ps.get("eligibilityModule"))
+        cl = _dict(ps.get("contactsLocationsModule"))
+        derived = _dict(data.get("derivedSection"))
 
         conditions = _strs(cond.get("conditions"))
         keywords = _strs(cond.get("keywords"))
         mesh_c = _mesh_terms(derived.get("conditionBrowseModule"))
         mesh_i = _mesh_terms(derived.get("interventionBrowseModule"))
-        interventions = [i for i in (ai.get("interventions") or []) if isinstance(i, dict)]
-        arms = [a for a in (ai.get("armGroups") or []) if isinstance(a, dict)]
-        enrollment = design.get("enrollmentInfo") or {}
+        interventions = [i for i in _list(ai.get("interventions")) if isinstance(i, dict)]
+        arms = [a for a in _list(ai.get("armGroups")) if isinstance(a, dict)]
+        enrollment = _dict(design.get("enrollmentInfo"))
 
         self.rows["trials"].append((
             nct,
@@ -373,13 +384,13 @@ class _Builder:
             design.get("studyType"),
             conditions,
             keywords,
-            _unique(i.get("name") or "" for i in interventions),
-            _unique(i.get("type") or "" for i in interventions),
+            _unique(_str(i.get("name")) or "" for i in interventions),
+            _unique(_str(i.get("type")) or "" for i in interventions),
             mesh_c,
             mesh_i,
             sponsor.get("name"),
             sponsor.get("class"),
-            _int(enrollment.get("count")) if isinstance(enrollment, dict) else None,
+            _int(enrollment.get("count")),
             _date(status.get("startDateStruct")),
             _date(status.get("primaryCompletionDateStruct")),
             _date(status.get("completionDateStruct")),
@@ -414,12 +425,10 @@ class _Builder:
             ))
 
         lrow = self.rows["locations"]
-        for idx, loc in enumerate(cl.get("locations") or []):
+        for idx, loc in enumerate(_list(cl.get("locations"))):
             if not isinstance(loc, dict):
                 continue
-            geo = loc.get("geoPoint")
-            if not isinstance(geo, dict):
-                geo = {}
+            geo = _dict(loc.get("geoPoint"))
             contact = _pick_contact(loc["contacts"]) if "contacts" in loc else {}
             lrow.append((
                 nct, idx, loc.get("facility"), loc.get("city"), loc.get("state"),

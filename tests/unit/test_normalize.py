@@ -210,6 +210,68 @@ def test_normalize__enrollment_outside_int64_becomes_null(
     assert pd.isna(tables["locations"].iloc[0]["lat"]) and tables["locations"].iloc[0]["lon"] == 1.0
 
 
+_WRONG_TYPES: list[Any] = [5, "text", ["x"], True, None, 1.5]
+
+
+@pytest.mark.parametrize("wrong", _WRONG_TYPES, ids=["int", "str", "list", "bool", "null", "float"])
+@pytest.mark.parametrize(
+    "where",
+    [("protocolSection", "statusModule"), ("protocolSection", "eligibilityModule"),
+     ("protocolSection", "contactsLocationsModule"), ("protocolSection", "armsInterventionsModule"),
+     ("protocolSection", "sponsorCollaboratorsModule"), ("protocolSection", "designModule"),
+     ("protocolSection", "conditionsModule"), ("derivedSection",)],
+)
+def test_normalize__module_of_wrong_type_counts_as_missing(
+    shared_dir: Path, where: tuple[str, ...], wrong: Any
+) -> None:
+    # test-only variation of a real record: one module replaced by another JSON type
+    good = normalize([record_from_v2(_raw(shared_dir, "NCT02628535"), "v2-study", "x")])
+    data = _raw(shared_dir, "NCT02628535")
+    node = data
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = wrong
+    # RawStudy directly: this tests normalize alone (sources.record_from_v2 has its own checks)
+    tables = normalize([RawStudy(data, "v2-study", "x", "2024-01-01")])
+    assert list(tables["trials"]["nct_id"]) == ["NCT02628535"]
+    assert tables["trials"].iloc[0]["title"] == good["trials"].iloc[0]["title"]  # the rest is kept
+    if where[-1] == "contactsLocationsModule":
+        assert tables["locations"].empty and not good["locations"].empty
+        assert len(tables["eligibility"]) == 1
+    if where[-1] == "eligibilityModule":
+        assert tables["eligibility"].empty and len(tables["locations"]) == len(good["locations"])
+    if where[-1] == "statusModule":
+        assert pd.isna(tables["trials"].iloc[0]["overall_status"])
+
+
+@pytest.mark.parametrize(
+    ("module", "field", "table"),
+    [("armsInterventionsModule", "armGroups", "arms"),
+     ("armsInterventionsModule", "interventions", "interventions"),
+     ("contactsLocationsModule", "locations", "locations")],
+)
+@pytest.mark.parametrize("wrong", [5, "text", {"a": 1}, True])
+def test_normalize__list_field_of_wrong_type_counts_as_empty(
+    shared_dir: Path, module: str, field: str, table: str, wrong: Any
+) -> None:
+    data = _raw(shared_dir, "NCT02628535")  # test-only variation of a real record
+    data["protocolSection"][module][field] = wrong
+    tables = normalize([record_from_v2(data, "v2-study", "x")])
+    assert list(tables["trials"]["nct_id"]) == ["NCT02628535"]
+    assert tables[table].empty and len(tables["eligibility"]) == 1
+
+
+def test_normalize__intervention_name_of_wrong_type_is_dropped(shared_dir: Path) -> None:
+    data = _raw(shared_dir, "NCT02628535")  # test-only variation of a real record
+    first = data["protocolSection"]["armsInterventionsModule"]["interventions"][0]
+    first["name"], first["type"] = {"x": 1}, ["DRUG"]
+    tables = normalize([record_from_v2(data, "v2-study", "x")])
+    names = list(tables["trials"].iloc[0]["interventions"])
+    assert all(isinstance(n, str) for n in names)
+    given = data["protocolSection"]["armsInterventionsModule"]["interventions"]
+    assert len(tables["interventions"]) == len(given)
+
+
 # --- eligibility helpers ------------------------------------------------------------------------------
 
 
