@@ -15,7 +15,7 @@ import streamlit as st
 
 from trialfinder import store
 from trialfinder.config import get_settings
-from trialfinder.errors import NoSnapshotError
+from trialfinder.errors import NoSnapshotError, SnapshotError
 from trialfinder.ui.filters import Prepared, prepare
 
 
@@ -39,15 +39,31 @@ def _load(snapshot_path: str) -> Loaded:
     return Loaded(snapshot=snap, prepared=prepare(snap.tables))
 
 
+#: how many times CURRENT is read when the snapshot it named vanished while being loaded
+LOAD_ATTEMPTS = 3
+
+
 def load() -> Loaded:
-    """The current snapshot (cached). Raises :class:`NoSnapshotError` / :class:`SnapshotError`."""
+    """The current snapshot (cached). Raises :class:`NoSnapshotError` / :class:`SnapshotError`.
+
+    Like :func:`store.load_current` (which cannot be used here: the cache is keyed on the snapshot
+    folder): when the folder named by ``CURRENT`` fails to load and ``CURRENT`` has moved meanwhile
+    (a refresh swapped in a new snapshot and pruned the old one), the new snapshot is loaded; if
+    ``CURRENT`` did not move, the snapshot itself is broken and the error is raised.
+    """
     d = data_dir()
-    name = store.current_name(d)
-    if name is None:
-        raise NoSnapshotError(
-            f"no snapshot yet in {d}", hint="run `trialfinder refresh` or `trialfinder import PATH`"
-        )
-    return _load(str(d / "snapshots" / name))
+    for attempt in range(1, LOAD_ATTEMPTS + 1):
+        name = store.current_name(d)
+        if name is None:
+            raise NoSnapshotError(
+                f"no snapshot yet in {d}", hint="run `trialfinder refresh` or `trialfinder import PATH`"
+            )
+        try:
+            return _load(str(d / "snapshots" / name))
+        except SnapshotError:
+            if attempt == LOAD_ATTEMPTS or store.current_name(d) == name:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def data_date(manifest: dict[str, object]) -> date | None:
