@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 from tests.integration.conftest import StartReplay, fast_settings
 from trialfinder.cli import cli
 from trialfinder.config import Settings
+from trialfinder.ctgov.client import CtgovClient
 from trialfinder.errors import LockTimeoutError, TemporaryError
 from trialfinder.queries import SavedSearch, load_queries, load_query
 from trialfinder.refresh import LogProgress, import_into_store, refresh
@@ -143,33 +145,33 @@ def test_refresh__all_recorded_studies_full_then_incremental_change(
 
 
 def test_refresh__incremental_request_carries_last_update_filter(
-    start_replay: StartReplay, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    start_replay: StartReplay, tmp_path: Path
 ) -> None:
     server = start_replay(data_timestamp="2026-03-13T00:00:00")
     settings = _settings(server.base_url, tmp_path)
-    q = (
-        load_query(Path("queries/mesothelioma.toml").resolve())
-        if Path("queries").exists()
-        else load_queries()[0]
-    )
+    q = next(s for s in load_queries() if s.name == "mesothelioma")
     refresh(settings, [q], progress=LogProgress())
     server2 = start_replay(data_timestamp="2026-03-14T00:00:00")
     settings2 = _settings(server2.base_url, tmp_path)
-    with caplog.at_level("INFO", logger="trialfinder.replay"):
-        res = refresh(settings2, [q], progress=LogProgress())
+    sent: list[str] = []
 
-        def studies_lines() -> list[str]:
-            return [r.getMessage() for r in caplog.records if "GET /api/v2/studies?" in r.getMessage()]
+    def client_factory(s: Settings) -> CtgovClient:
+        client = CtgovClient(s)
+        client.session.hooks["response"].append(lambda r, *a, **k: sent.append(r.url))
+        return client
 
-        # the server logs a request after answering it: wait for its line
-        deadline = time.monotonic() + 10
-        while not studies_lines() and time.monotonic() < deadline:
-            time.sleep(0.01)
+    res = refresh(settings2, [q], progress=LogProgress(), client_factory=client_factory)
     assert res.since == "2026-03-10"
-    lines = studies_lines()
-    assert len(lines) == 1
-    assert "filter.advanced=AREA%5BLastUpdatePostDate%5DRANGE%5B2026-03-10%2CMAX%5D" in lines[0]
-    assert "query.cond=mesothelioma" in lines[0]
+    urls = list(dict.fromkeys(sent))  # requests-cache runs response hooks twice
+    assert res.requests_made == len(urls) == 2  # /version, then one page of the search
+    assert urlsplit(urls[0]).path.endswith("/version")
+    query = dict(parse_qsl(urlsplit(urls[1]).query))
+    assert query == {
+        "query.cond": "mesothelioma",
+        "filter.advanced": "AREA[LastUpdatePostDate]RANGE[2026-03-10,MAX]",
+        "pageSize": "1000",
+        "countTotal": "true",
+    }
 
 
 def test_refresh__server_failure_keeps_previous_snapshot(start_replay: StartReplay, tmp_path: Path) -> None:
