@@ -44,3 +44,9 @@ def ids(df: pd.DataFrame) -> set[str]:
 
 def open_default(df: pd.DataFrame) -> pd.DataFrame:
     return df[df["overall_status"].isin(DEFAULT_STATUSES)]
+
+
+def shown(markdown: str) -> str:
+    """What the user reads of escaped markdown (``safe_inline``): backslash escapes and the zero-width
+    space after a colon removed."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")

@@ -11,6 +11,7 @@ from trialfinder.errors import TrialFinderError
 from trialfinder.ui import nav
 from trialfinder.ui.data import Loaded, age_days, data_date, data_dir
 from trialfinder.ui.labels import CLASS_LABELS, IMMUNOTHERAPY_CLASSES, STATUS_LABELS, label
+from trialfinder.ui.safe import safe_inline
 
 STALE_AFTER_DAYS = 14
 SHORTLIST_KEY = "tf_shortlist"
@@ -79,13 +80,16 @@ def empty_state(exc: TrialFinderError) -> None:
     st.code("trialfinder refresh", language="bash")
     st.markdown("**Or import files you downloaded** (ClinicalTrials.gov JSON, ZIP or classic XML):")
     st.code("trialfinder import PATH", language="bash")
-    st.caption(f"Data folder: `{data_dir()}` (set `TRIALFINDER_DATA_DIR` to use another). Details: {exc}")
+    st.caption(
+        f"Data folder: `{data_dir()}` (set `TRIALFINDER_DATA_DIR` to use another). "
+        f"Details: {safe_inline(str(exc))}"
+    )
     st.page_link(nav.page("explainers"), label="Meanwhile, read the explainers", icon=":material/menu_book:")
 
 
 def snapshot_error(exc: TrialFinderError) -> None:
     st.title("The trial data cannot be read")
-    st.error(f"{exc}", icon=":material/error:")
+    st.error(safe_inline(str(exc)), icon=":material/error:")
     st.markdown("Run this to build a fresh copy, then reload the page:")
     st.code("trialfinder refresh", language="bash")
 
@@ -102,13 +106,15 @@ def class_badges(classes: Iterable[str]) -> None:
     cols = st.container(horizontal=True, gap="small")
     with cols:
         for c in codes:
-            st.badge(label(CLASS_LABELS, c), color="blue" if c in IMMUNOTHERAPY_CLASSES else "gray")
+            color = "blue" if c in IMMUNOTHERAPY_CLASSES else "gray"
+            st.badge(safe_inline(label(CLASS_LABELS, c)), color=color)  # type: ignore[arg-type]
 
 
 def status_badge(status: object) -> None:
+    """The overall status as a badge (markdown: an unknown registry value is escaped)."""
     code = str(status) if status is not None else ""
     color = "green" if code in ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION") else "gray"
-    st.badge(label(STATUS_LABELS, status), color=color)  # type: ignore[arg-type]
+    st.badge(safe_inline(label(STATUS_LABELS, status)), color=color)  # type: ignore[arg-type]
 
 
 def explainer_aside(classes: Iterable[str], *, heading: str = "About these treatments") -> None:

@@ -112,7 +112,7 @@ def _choose() -> str | None:
     try:
         nid = validate_nct(text)
     except UsageError as exc:
-        st.error(f"{exc}.", icon=":material/error:")
+        st.error(f"{safe_inline(str(exc))}.", icon=":material/error:")
         return None
     if st.query_params.get("nct") != nid:
         st.query_params["nct"] = nid
@@ -129,7 +129,7 @@ def _header(trial: dict[str, Any], nid: str) -> None:
     with cols:
         st.badge(nid, color="gray")
         components.status_badge(trial.get("overall_status"))
-        st.badge(phases_text(trial.get("phases")), color="violet")
+        st.badge(safe_inline(phases_text(trial.get("phases"))), color="violet")
         if _text(trial.get("acronym")):
             st.badge(safe_inline(trial.get("acronym"), max_chars=30), color="gray")
     actions = st.container(horizontal=True, gap="small")
@@ -194,7 +194,7 @@ def _arms(tables: dict[str, pd.DataFrame], nid: str) -> None:
         return
     for _, arm in arms.iterrows():
         with st.container(border=True):
-            st.markdown(f"**{safe_inline(arm.get('label'))}** · {label({}, arm.get('type'))}")
+            st.markdown(f"**{safe_inline(arm.get('label'))}** · {safe_inline(label({}, arm.get('type')))}")
             components.class_badges(classes_of.get(str(arm.get("label")), []))
             if _text(arm.get("description")):
                 st.markdown(safe_md(arm.get("description"), hard_breaks=False))
@@ -203,13 +203,13 @@ def _arms(tables: dict[str, pd.DataFrame], nid: str) -> None:
                 st.markdown("  \n".join(f"• {safe_inline(n)}" for n in names))
     if arms.empty:
         for _, iv in ivs.iterrows():
-            st.markdown(f"• **{safe_inline(iv.get('name'))}** ({label({}, iv.get('type'))})")
+            st.markdown(f"• **{safe_inline(iv.get('name'))}** ({safe_inline(label({}, iv.get('type')))})")
     if not ivs.empty:
         with st.expander(f"Interventions ({len(ivs)})"):
             for _, iv in ivs.iterrows():
                 other = as_list(iv.get("other_names"))
                 st.markdown(
-                    f"**{safe_inline(iv.get('name'))}** · {label({}, iv.get('type'))}"
+                    f"**{safe_inline(iv.get('name'))}** · {safe_inline(label({}, iv.get('type')))}"
                     + (f"  \nAlso called: {safe_inline(', '.join(other))}" if other else "")
                     + (
                         f"  \n{safe_md(iv.get('description'), hard_breaks=False)}"
@@ -235,7 +235,7 @@ def _eligibility(elig: dict[str, Any] | None, facets: dict[str, Any] | None) -> 
     facts.append(
         f"**Age:** {lo_s} to {hi_s} years" if _text(lo) or _text(hi) else "**Age:** no limits stated"
     )
-    facts.append(f"**Sex:** {label(SEX_LABELS, elig.get('sex'))}")
+    facts.append(f"**Sex:** {safe_inline(label(SEX_LABELS, elig.get('sex')))}")
     st.markdown(" · ".join(facts))
     if needles:
         st.caption("Sentences in **bold** are the ones the app used for the facts above.")
@@ -353,7 +353,7 @@ def _sites(loaded: data.Loaded, nid: str) -> None:
     n_open = int(sites["open"].sum())
     st.markdown(
         f"**{len(sites)} site{'s' if len(sites) != 1 else ''}**, {n_open} open or opening"
-        + (f" · distances from {origin.label}" if origin else "")
+        + (f" · distances from {safe_inline(origin.label)}" if origin else "")
     )
     chart = site_map(sites, origin)
     if chart is not None:

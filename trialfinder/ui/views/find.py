@@ -33,6 +33,7 @@ from trialfinder.ui.labels import (
     phases_text,
     vocab_label,
 )
+from trialfinder.ui.safe import safe_inline
 
 SAVED_KEY = "tf_find_saved"  # widget values kept across page switches
 URL_READ_KEY = "tf_find_url_read"
@@ -340,14 +341,17 @@ def render() -> None:
 
     st.title("Find trials")
     for w in st.session_state.get(URL_WARNINGS_KEY) or []:
-        st.warning(w, icon=":material/link_off:")
+        st.warning(safe_inline(w), icon=":material/link_off:")  # quotes the link: never markdown
 
     origin: geo.ZipPoint | None = None
     if state.zip_code:
         try:
             origin = geo.lookup_zip(state.zip_code)
         except UsageError as exc:
-            st.error(f"{exc}. Distances are not shown until the ZIP code is fixed.", icon=":material/error:")
+            st.error(
+                f"{safe_inline(str(exc))}. Distances are not shown until the ZIP code is fixed.",
+                icon=":material/error:",
+            )
     elif state.radius_miles is not None:
         st.info("Type a US ZIP code in the sidebar to use the distance limit.", icon=":material/info:")
     effective = (
@@ -364,9 +368,9 @@ def render() -> None:
         where = ""
         if origin is not None:
             where = (
-                f" within {state.radius_miles} miles of {origin.label}"
+                f" within {state.radius_miles} miles of {safe_inline(origin.label)}"
                 if state.radius_miles
-                else f", nearest to {origin.label} first"
+                else f", nearest to {safe_inline(origin.label)} first"
             )
         st.caption(
             f"Out of {total:,} trials in the data{where}. A match means the registry text fits your "

@@ -9,6 +9,7 @@ from trialfinder import export
 from trialfinder.ui import components, data, nav
 from trialfinder.ui.labels import CLASS_LABELS, STATUS_LABELS, as_list, label, phases_text
 from trialfinder.ui.printable import printable_html
+from trialfinder.ui.safe import safe_inline
 
 
 def render() -> None:
@@ -20,8 +21,8 @@ def render() -> None:
     gone = [n for n in ids if n not in known]
     if gone:
         st.warning(
-            f"No longer in the current data: {', '.join(gone)}. They stay on the list; check them on "
-            "ClinicalTrials.gov.",
+            f"No longer in the current data: {safe_inline(', '.join(gone))}. They stay on the list; check "
+            "them on ClinicalTrials.gov.",
             icon=":material/info:",
         )
     if not ids:
@@ -41,9 +42,11 @@ def render() -> None:
         with st.container(border=True):
             c1, c2, c3 = st.columns([6, 1.3, 1.3], vertical_alignment="center")
             c1.markdown(
-                f"**{n}** · {label(STATUS_LABELS, r['overall_status'])} · {phases_text(r['phases'])}  \n"
+                f"**{safe_inline(n)}** · {safe_inline(label(STATUS_LABELS, r['overall_status']))} · "
+                f"{safe_inline(phases_text(r['phases']))}  \n"
                 + "".join(
-                    f":blue-badge[{label(CLASS_LABELS, c)}] " for c in as_list(r["intervention_classes"])
+                    f":blue-badge[{safe_inline(label(CLASS_LABELS, c))}] "
+                    for c in as_list(r["intervention_classes"])
                 )
             )
             c1.text(str(r["title"]) if pd.notna(r["title"]) else "")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from trialfinder.ui import data
 from trialfinder.ui.labels import CHANGE_LABELS, STATUS_LABELS, label
-from trialfinder.ui.safe import is_missing, registry_url
+from trialfinder.ui.safe import is_missing, registry_url, safe_inline
 
 K_KINDS = "w_kinds"
 
@@ -26,8 +26,8 @@ def render() -> None:
     manifest = loaded.snapshot.manifest
     changes = loaded.snapshot.tables.get("changes")
     st.caption(
-        f"Changes in the latest refresh ({manifest.get('created_at') or 'unknown time'}) compared with the "
-        "refresh before it."
+        f"Changes in the latest refresh ({safe_inline(manifest.get('created_at')) or 'unknown time'}) "
+        "compared with the refresh before it."
     )
     if changes is None or changes.empty:
         st.info(
@@ -42,7 +42,7 @@ def render() -> None:
     ]
     cols = st.columns(min(len(kinds), 4) or 1)
     for i, k in enumerate(kinds):
-        cols[i % len(cols)].metric(label(CHANGE_LABELS, k), f"{int(counts[k]):,}")
+        cols[i % len(cols)].metric(safe_inline(label(CHANGE_LABELS, k)), f"{int(counts[k]):,}")
     chosen = st.multiselect(
         "Show", kinds, default=kinds, key=K_KINDS, format_func=lambda k: label(CHANGE_LABELS, k)
     )
