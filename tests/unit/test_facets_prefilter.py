@@ -74,6 +74,9 @@ def test_rx_search__same_match_as_the_pattern(text: str) -> None:
         want = rx.pattern.search(text)
         got = rx.search(text, folded)
         assert (got.span() if got else None) == (want.span() if want else None), rx.pattern.pattern
+        if got and want:
+            groups = range(rx.pattern.groups + 1)
+            assert [got.group(g) for g in groups] == [want.group(g) for g in groups], rx.pattern.pattern
 
 
 def test_rx_search__real_criteria_items(shared_dir: Path) -> None:

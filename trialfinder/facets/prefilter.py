@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import re._casefix as _casefix  # the engine's own table of extra case pairs
+import re._compiler as _compiler
 import re._constants as _c
 import re._parser as _parser
 from collections.abc import Callable, Iterable, Iterator
@@ -274,14 +275,109 @@ def _always(folded: str) -> bool:
     return True
 
 
+# ------------------------------------------------------------------------ folded-text patterns
+
+def _fold_class(items: list[tuple[Any, Any]]) -> list[tuple[Any, Any]] | None:
+    out: list[tuple[Any, Any]] = []
+    for op, av in items:
+        if op is _c.NEGATE or op is _c.CATEGORY:
+            out.append((op, av))
+        elif op is _c.LITERAL:
+            if not folds_exactly(chr(av)):
+                return None
+            out.append((op, ord(fold(chr(av)))))
+        elif op is _c.RANGE and av[1] < 128:
+            out += [(_c.LITERAL, ord(ch)) for ch in sorted({fold(chr(x)) for x in range(av[0], av[1] + 1)})]
+        else:
+            return None
+    return out
+
+
+def _fold_tree(items: Any) -> bool:
+    """Rewrite a parsed case-insensitive pattern, in place, into a case-sensitive one over folded
+    text (literals and ASCII ranges folded); False when some part cannot be rewritten."""
+    data = items.data
+    for i, (op, av) in enumerate(data):
+        if op is _c.LITERAL or op is _c.NOT_LITERAL:
+            if not folds_exactly(chr(av)):
+                return False
+            data[i] = (op, ord(fold(chr(av))))
+        elif op is _c.IN:
+            folded_class = _fold_class(av)
+            if folded_class is None:
+                return False
+            data[i] = (op, folded_class)
+        elif op is _c.SUBPATTERN:
+            group, add, dele, sub = av
+            if dele & re.IGNORECASE or not _fold_tree(sub):
+                return False
+            data[i] = (op, (group, add & ~re.IGNORECASE, dele, sub))
+        elif op is _c.BRANCH:
+            if not all(_fold_tree(alt) for alt in av[1]):
+                return False
+        elif op in _REPEATS:
+            if not _fold_tree(av[2]):
+                return False
+        elif op is _c.ASSERT or op is _c.ASSERT_NOT:
+            if not _fold_tree(av[1]):
+                return False
+        elif op is _c.ATOMIC_GROUP:
+            if not _fold_tree(av):
+                return False
+        elif op not in (_c.AT, _c.ANY, _c.CATEGORY):
+            return False  # group references and the like: not rewritten
+    return True
+
+
+@cache
+def folded_pattern(pattern: str, flags: int) -> re.Pattern[str] | None:
+    """A case-sensitive pattern that matches :func:`fold` of a text exactly where the
+    case-insensitive ``pattern`` matches the text (same spans: folding keeps positions, word
+    characters and the engine's case-insensitive equalities). None when it cannot be built.
+
+    Case-insensitive matching compares every character through its lower case; the rewritten
+    pattern compares folded characters directly and lets the engine use its fast literal scans."""
+    if not flags & re.IGNORECASE:
+        return None
+    parsed = _parser.parse(pattern, flags)
+    if not parsed.state.flags & re.IGNORECASE or not _fold_tree(parsed):
+        return None
+    parsed.state.flags &= ~re.IGNORECASE
+    compiled: re.Pattern[str] = _compiler.compile(parsed, 0)
+    return compiled
+
+
+class FoldedMatch:
+    """A match found on the folded text, read on the original text (like ``re.Match``)."""
+
+    __slots__ = ("_match", "_text")
+
+    def __init__(self, text: str, match: re.Match[str]) -> None:
+        self._text, self._match = text, match
+
+    def start(self, group: int = 0) -> int:
+        return self._match.start(group)
+
+    def end(self, group: int = 0) -> int:
+        return self._match.end(group)
+
+    def span(self, group: int = 0) -> tuple[int, int]:
+        return self._match.span(group)
+
+    def group(self, group: int = 0) -> Any:
+        start, end = self._match.span(group)
+        return None if start < 0 else self._text[start:end]
+
+
 class Rx:
     """A compiled pattern with a literal prefilter; ``search(text, folded)`` equals
-    ``pattern.search(text)`` where ``folded`` is ``fold(text)``.
+    ``pattern.search(text)`` where ``folded`` is ``fold(text)`` (same spans and groups; found on
+    the folded text with :func:`folded_pattern` when the pattern ignores case).
 
     ``possible(folded)`` is False when the pattern cannot match the text whose fold is ``folded``;
     ``possible_in(text)`` likewise for the text itself. Both are built on first use."""
 
-    __slots__ = ("pattern", "possible", "possible_in")
+    __slots__ = ("_folded", "pattern", "possible", "possible_in")
     possible: Callable[[str], bool]
     possible_in: Callable[[str], bool]
 
@@ -289,6 +385,7 @@ class Rx:
         self.pattern = pattern
         self.possible = self._build_possible
         self.possible_in = self._build_possible_in
+        self._folded: re.Pattern[str] | bool | None = False  # False: not built yet
 
     def _build_possible(self, folded: str) -> bool:
         self.possible = predicate(self.pattern.pattern, self.pattern.flags)
@@ -304,11 +401,20 @@ class Rx:
     def _possible_folding(self, text: str) -> bool:
         return self.possible(fold(text))
 
-    def search(self, text: str, folded: str | None = None) -> re.Match[str] | None:
-        """``pattern.search(text)``; with ``folded`` (``fold(text)``) skipped when it cannot match."""
-        if folded is not None and not self.possible(folded):
+    def search(self, text: str, folded: str | None = None) -> re.Match[str] | FoldedMatch | None:
+        """``pattern.search(text)``; with ``folded`` (``fold(text)``) skipped when it cannot match,
+        else searched on the folded text."""
+        if folded is None:
+            return self.pattern.search(text)
+        if not self.possible(folded):
             return None
-        return self.pattern.search(text)
+        fp = self._folded
+        if fp is False:
+            fp = self._folded = folded_pattern(self.pattern.pattern, self.pattern.flags)
+        if fp is None:
+            return self.pattern.search(text)
+        m = fp.search(folded)  # type: ignore[union-attr]
+        return FoldedMatch(text, m) if m is not None else None
 
     def split(self, text: str) -> list[str]:
         """``pattern.split(text)``, skipped (``[text]``) when the pattern cannot match."""
