@@ -23,6 +23,7 @@ pytestmark = pytest.mark.slow
 PAYLOAD = "![i](http://evil.example/x.png) $e$ :red[y] <b>e</b> [l](javascript:alert(1))"
 #: markup that is live when not preceded by a backslash
 UNESCAPED = re.compile(r"(?<!\\)(<[a-zA-Z/]|\]\(|:red\[|\$e\$|!\[)")
+CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)")
 
 
 def _set(d: Path, table: str, column: str, value: Any, nct: str = CHANGED_NCT) -> None:
@@ -67,7 +68,7 @@ def _assert_inert(at: AppTest, *, must_show: int) -> None:
     shown = [t for t in texts if "evil" in t]
     assert len(shown) >= must_show, texts  # the value is on the page, escaped
     for t in shown:
-        hit = UNESCAPED.search(t)
+        hit = UNESCAPED.search(CODE_SPAN.sub("", t))  # a code span is shown verbatim, never interpreted
         assert hit is None, (hit.group(0) if hit else "", t[:200])
     for m in at.markdown:
         assert not m.proto.allow_html
@@ -111,7 +112,8 @@ def test_find__hostile_link_parameter_warning_is_escaped(app: AppTest) -> None:
     app.run()
     at = app
     _assert_inert(at, must_show=1)
-    assert any("which this data does not have" in w for w in at.warning.values)
+    warning = next(w for w in at.warning.values if "which this data does not have" in w)
+    assert "`'![i](http://evil.example/q.png)'`" in warning  # quoted verbatim in a code span
 
 
 def test_detail__hostile_nct_parameter_error_is_escaped(app: AppTest) -> None:

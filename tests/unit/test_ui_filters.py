@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -121,3 +122,20 @@ def test_printable_html__escapes_registry_text_one_page_per_trial(tables: dict[s
     assert "<script" not in page and "http" not in page.split("<body>")[0].replace("http-equiv", "")
     assert f'href="https://clinicaltrials.gov/study/{first}"' in page
     assert "not medical advice" in page.lower()
+
+
+_LINK_MARKUP = "![i](http://evil.example/x.png) $e$ :red[y] <b>e</b> `x`"
+
+
+def test_from_query_params__warnings_quote_link_text_inertly() -> None:
+    qp = {"class": ["car_t", _LINK_MARKUP], "io": _LINK_MARKUP[:20], "radius": "7", "zip": "10001",
+          "[k](javascript:x)": "1"}  # fmt: skip
+    state, warnings = from_query_params(qp, Options())
+    assert state.classes == ("car_t",) and len(warnings) == 5
+    # values: in a code span (shown verbatim, nothing inside interpreted), fenced past any backtick
+    assert f"`{_LINK_MARKUP[:40]!r}`" in warnings[0]
+    assert f"`{_LINK_MARKUP[:20]!r}`" in warnings[1] and "`'7'`" in warnings[2]
+    # names: escaped, so they are shown literally too
+    assert "(zip)" in warnings[3] and "\\[k\\]\\(javascript\\:\u200bx\\)" in warnings[4]
+    outside = [re.sub(r"(`+).*?\1", "", w) for w in warnings]
+    assert not any(re.search(r"(?<!\\)(\]\(|!\[|\$e|<b)", w) for w in outside), outside

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from trialfinder.ui.safe import find_spans, highlight_md, registry_url, safe_inline, safe_md
+from trialfinder.ui.safe import code_span, find_spans, highlight_md, registry_url, safe_inline, safe_md
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -130,3 +130,18 @@ def test_highlight_md__wrapped_text_mode_matches_safe_md() -> None:
     assert highlight_md(text, [], hard_breaks=False) == (safe_md(text, hard_breaks=False), 0)
     md, n = highlight_md(text, ["first item wrapped"], hard_breaks=False)
     assert n == 1 and "1\\. **first item**  " not in md and "**first item** **wrapped**" in md
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("![i](http://e/x.png) $e$", "`![i](http://e/x.png) $e$`"),
+        ("a`b", "``a`b``"),
+        ("``x", "``` ``x ```"),
+        ("two\nlines", "`two lines`"),
+        ("", "` `"),
+        (None, ""),
+    ],
+)
+def test_code_span__verbatim_with_a_longer_fence(text: str | None, expected: str) -> None:
+    assert code_span(text) == expected

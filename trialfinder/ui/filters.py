@@ -29,6 +29,7 @@ from trialfinder.ui.labels import (
     PHASE_LABELS,
     STATUS_LABELS,
 )
+from trialfinder.ui.safe import code_span, safe_inline
 
 RADIUS_CHOICES: tuple[int, ...] = (25, 50, 100, 250, 500, 1000)
 SEXES = ("FEMALE", "MALE")
@@ -478,7 +479,10 @@ def from_query_params(
     options: Options,
     base: FilterState | None = None,
 ) -> tuple[FilterState, list[str]]:
-    """Read a shared URL. Unknown names and values are ignored and reported in the warnings."""
+    """Read a shared URL. Unknown names and values are ignored and reported in the warnings.
+
+    The warnings are Markdown: the link's values are quoted in code spans (:func:`code_span`) and its
+    names escaped (:func:`safe_inline`), so a crafted link can never add markup to the page."""
     state = base or FilterState()
     warnings: list[str] = []
     changes: dict[str, Any] = {}
@@ -491,7 +495,7 @@ def from_query_params(
         bad = [v for v in vals if v not in allowed]
         if bad:
             warnings.append(
-                f"The link asks for {what} {', '.join(repr(b[:40]) for b in bad)}, which this "
+                f"The link asks for {what} {', '.join(code_span(repr(b[:40])) for b in bad)}, which this "
                 "data does not have; that part of the link was ignored."
             )
         return ok
@@ -523,7 +527,8 @@ def from_query_params(
         if v in _TRUE or v in _FALSE:
             changes[attr] = v in _TRUE
         else:
-            warnings.append(f"The link's {key}={vals[-1][:20]!r} is not yes or no; it was ignored.")
+            quoted = code_span(repr(vals[-1][:20]))
+            warnings.append(f"The link's {key}={quoted} is not yes or no; it was ignored.")
     radius = _values(qp.get(QP_RADIUS))
     if radius:
         try:
@@ -534,19 +539,19 @@ def from_query_params(
             changes["radius_miles"] = r
         else:
             warnings.append(
-                f"The link's distance {radius[-1][:20]!r} is not one of "
+                f"The link's distance {code_span(repr(radius[-1][:20]))} is not one of "
                 f"{', '.join(map(str, RADIUS_CHOICES))} miles; it was ignored."
             )
     private = [k for k in qp if k in PRIVATE_PARAMS]
     if private:
         warnings.append(
             "Personal details and search words are never taken from a link "
-            f"({', '.join(sorted(private))}); type them in the filters instead."
+            f"({safe_inline(', '.join(sorted(private)))}); type them in the filters instead."
         )
     unknown = [k for k in qp if k not in SHAREABLE_PARAMS and k not in PRIVATE_PARAMS]
     if unknown:
         warnings.append(
-            f"The link has settings this page does not know ({', '.join(sorted(unknown)[:5])}); "
+            f"The link has settings this page does not know ({safe_inline(', '.join(sorted(unknown)[:5]))}); "
             "they were ignored."
         )
     return replace(state, **changes), warnings

@@ -102,6 +102,21 @@ def safe_inline(text: Any, *, max_chars: int | None = None) -> str:
     return _escape_chars(s)
 
 
+def code_span(text: Any) -> str:
+    """``text`` as one inline Markdown code span: shown verbatim (monospace), nothing inside is
+    interpreted (no links, images, maths, directives, HTML). Line breaks become spaces; the fence is
+    longer than any run of backticks in the text."""
+    if _is_missing(text):
+        return ""
+    s = " ".join(str(text).splitlines())
+    if not s.strip(" "):
+        return "` `"
+    longest = max((len(run) for run in re.findall(r"`+", s)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if s[0] in "` " or s[-1] in "` " else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
 def _needle_pattern(needle: str) -> re.Pattern[str] | None:
     words = needle.split()
     if not words:

@@ -341,7 +341,7 @@ def render() -> None:
 
     st.title("Find trials")
     for w in st.session_state.get(URL_WARNINGS_KEY) or []:
-        st.warning(safe_inline(w), icon=":material/link_off:")  # quotes the link: never markdown
+        st.warning(w, icon=":material/link_off:")  # markdown: the link's text is quoted inertly
 
     origin: geo.ZipPoint | None = None
     if state.zip_code:
