@@ -11,7 +11,7 @@ from trialfinder.errors import TrialFinderError
 from trialfinder.ui import nav
 from trialfinder.ui.data import Loaded, age_days, data_date, data_dir
 from trialfinder.ui.labels import CLASS_LABELS, IMMUNOTHERAPY_CLASSES, STATUS_LABELS, label
-from trialfinder.ui.safe import safe_inline
+from trialfinder.ui.safe import code_span, safe_inline
 
 STALE_AFTER_DAYS = 14
 SHORTLIST_KEY = "tf_shortlist"
@@ -81,7 +81,7 @@ def empty_state(exc: TrialFinderError) -> None:
     st.markdown("**Or import files you downloaded** (ClinicalTrials.gov JSON, ZIP or classic XML):")
     st.code("trialfinder import PATH", language="bash")
     st.caption(
-        f"Data folder: `{data_dir()}` (set `TRIALFINDER_DATA_DIR` to use another). "
+        f"Data folder: {code_span(data_dir())} (set `TRIALFINDER_DATA_DIR` to use another). "
         f"Details: {safe_inline(str(exc))}"
     )
     st.page_link(nav.page("explainers"), label="Meanwhile, read the explainers", icon=":material/menu_book:")

@@ -319,7 +319,7 @@ def _actions(results: pd.DataFrame) -> None:
         key="f_add",
     ):
         components.add_to_shortlist(str(picked))
-        st.toast(f"{picked} added to your shortlist")
+        st.toast(f"{safe_inline(str(picked))} added to your shortlist")
         st.rerun()
     n = len(components.shortlist())
     if n:
