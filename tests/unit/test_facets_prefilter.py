@@ -256,3 +256,18 @@ def test_agent_matches__same_as_case_insensitive_search_of_the_text(text: str) -
     got = agent_matches(load(), text)
     assert [m.span() for m in got] == _reference_agent_spans(text)
     assert all(m.group(0) == text[m.start():m.end()] for m in got)
+
+
+def test_compute_facets__read_in_chunks_like_at_once(shared_dir: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # the 24 real classic-XML records; then the same tables read 5 trials at a time, and with the
+    # other tables' rows grouped in reverse trial order (each trial's own rows keep their order)
+    tables = normalize.normalize(sources.import_paths([shared_dir / "classic-xml"]).studies)
+    want = compute_facets(tables)
+    monkeypatch.setattr(facet_text, "_CHUNK", 5)
+    reordered = {k: (v if k == "trials" else v.sort_values("nct_id", ascending=False, kind="stable"))
+                 for k, v in tables.items()}
+    for variant in (tables, reordered):
+        got = compute_facets(variant)
+        for name in want:
+            pd.testing.assert_frame_equal(got[name], want[name])

@@ -161,15 +161,48 @@ def _eligibility(df: pd.DataFrame | None) -> dict[str, tuple[str, str, str]]:
     return out
 
 
+_CHUNK = 4096
+"""Trials read into Python objects at a time (with their rows of the other tables): memory stays
+bounded however many trials there are."""
+
+
+def _positions(df: pd.DataFrame | None) -> dict[str, list[int]]:
+    """Row positions of each NCT ID in a table, in table order."""
+    out: dict[str, list[int]] = {}
+    if df is None or df.empty:
+        return out
+    for i, nct in enumerate(_strs(_columns(df, ("nct_id",))["nct_id"])):
+        out.setdefault(nct, []).append(i)
+    return out
+
+
+def _rows_of(df: pd.DataFrame | None, positions: dict[str, list[int]], ids: list[str]) -> pd.DataFrame | None:
+    """The rows of ``df`` that belong to ``ids``, in table order within each trial."""
+    if df is None or df.empty:
+        return None
+    take = [i for nct in dict.fromkeys(ids) for i in positions.get(nct, ())]
+    if take and take[-1] - take[0] == len(take) - 1 and take == list(range(take[0], take[-1] + 1)):
+        return df.iloc[take[0]:take[-1] + 1]  # the usual case (rows in trial order): no copy
+    return df.take(take)
+
+
 def iter_trials(tables: Mapping[str, pd.DataFrame]) -> Iterator[TrialText]:
     """One :class:`TrialText` per row of ``tables["trials"]`` (other tables are optional)."""
     trials = tables.get("trials")
     if trials is None or trials.empty:
         return
-    ivs = _interventions(tables.get("interventions"))
-    arms = _arms(tables.get("arms"))
-    elig = _eligibility(tables.get("eligibility"))
-    c = _columns(trials, _TRIAL_COLUMNS)
+    iv_df, arm_df, elig_df = (tables.get(n) for n in ("interventions", "arms", "eligibility"))
+    iv_pos, arm_pos, elig_pos = _positions(iv_df), _positions(arm_df), _positions(elig_df)
+    for start in range(0, len(trials), _CHUNK):
+        c = _columns(trials.iloc[start:start + _CHUNK], _TRIAL_COLUMNS)
+        ids = _strs(c["nct_id"])
+        yield from _chunk_trials(c, _interventions(_rows_of(iv_df, iv_pos, ids)),
+                                 _arms(_rows_of(arm_df, arm_pos, ids)),
+                                 _eligibility(_rows_of(elig_df, elig_pos, ids)))
+
+
+def _chunk_trials(c: dict[str, list[Any]], ivs: dict[str, list[tuple[int, Intervention]]],
+                  arms: dict[str, list[Arm]], elig: dict[str, tuple[str, str, str]]) -> Iterator[TrialText]:
     for nct, title, official, summary, conditions, keywords, mesh_c, mesh_i in zip(
             _strs(c["nct_id"]), _strs(c["title"]), _strs(c["official_title"]), _strs(c["brief_summary"]),
             _lists(c["conditions"]), _lists(c["keywords"]), _lists(c["mesh_conditions"]),
