@@ -308,13 +308,6 @@ def test_app__refresh_swaps_between_runs_next_run_shows_new_snapshot(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: ui/data.load reads CURRENT, then store.load_snapshot(folder) without a retry; when that "
-    "folder is pruned in between (keep_snapshots=1, or 5 refreshes during one load) the page shows "
-    "'The trial data cannot be read' instead of the new snapshot; fix: on SnapshotError re-read "
-    "CURRENT once and retry (as store.load_current now does)",
-)
 def test_app__snapshot_pruned_while_app_loads_shows_new_snapshot(
     replay_url: StartUrl, data_dir: Path, before: Fingerprint, all_search: SavedSearch,
     monkeypatch: pytest.MonkeyPatch,

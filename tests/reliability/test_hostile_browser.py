@@ -208,12 +208,6 @@ def hostile_enum_app_url(studies_dir: Path, tmp_path_factory: pytest.TempPathFac
     yield from _serve(data_dir, tmp_path_factory)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: enum-like registry values (status, phases, types) go into st.badge/markdown unescaped on "
-    "the detail page: chromium loads images from the payload's host and renders KaTeX (see "
-    "test_pages__hostile_enum_values_never_markup)",
-)
 def test_browser__hostile_enum_values_inert_on_detail_page(
     chromium_path: Path, hostile_enum_app_url: str
 ) -> None:

@@ -202,22 +202,12 @@ def hostile_enum_data(studies_dir: Path, tmp_path_factory: pytest.TempPathFactor
 _UNESCAPED = re.compile(r"(?<!\\)(<[a-zA-Z/]|\]\(|:red\[|\$e\$)")
 
 
-ENUM_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="bug: registry values of enum-like fields (overall/site status, phases, types) reach markdown "
-    "unescaped through ui/labels.label()'s fallback for unknown codes: components.status_badge and the "
-    "phases badge (st.badge renders markdown) on the detail page, the status/phase line of "
-    "views/shortlist.py; a real browser loads images from the payload's host and renders KaTeX. Fix: "
-    "safe_inline() those values wherever they go into markdown or a badge",
-)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "script",
     [
-        pytest.param("trial_detail.py", marks=ENUM_BUG),
-        pytest.param("shortlist.py", marks=ENUM_BUG),
+        "trial_detail.py",
+        "shortlist.py",
         "whats_new.py",  # the changes: old → new status, site status changes
     ],
 )

@@ -222,15 +222,7 @@ def test_model_strategy__covers_every_model_field() -> None:
     [
         float("nan"),
         float("inf"),
-        pytest.param(
-            -1e308,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: normalize._int turns an integral float beyond int64 (enrollment count -1e308, "
-                "or a JSON integer > 2**63) into a Python int that Arrow cannot store: OverflowError; "
-                "values outside int64 should become null",
-            ),
-        ),
+        -1e308,
     ],
 )
 def test_normalize__odd_coordinates_and_counts_never_crash(value: float) -> None:
@@ -261,7 +253,7 @@ _LEAF_PATHS = [
     "protocolSection.contactsLocationsModule.locations", "protocolSection.identificationModule.briefTitle",
     "protocolSection.designModule.enrollmentInfo.count",
 ]  # fmt: skip
-#: (path, wrong value) pairs that crash normalize today (see the xfail reason below)
+#: (path, wrong value) pairs that crashed normalize before the _dict/_list guards (regression cases)
 _CRASHES = [
     ("protocolSection.statusModule", 5),
     ("protocolSection.eligibilityModule", "text"),
@@ -279,21 +271,12 @@ _CRASHES = [
 def test_normalize__wrong_type_in_lists_and_leaves_never_crash(
     real_record: dict[str, Any], where: str, wrong: Any
 ) -> None:
-    if (where, wrong) in _CRASHES:
-        pytest.skip("a known crash, proven by test_normalize__wrong_type_module_never_crashes")
     study = _with(real_record, where, wrong)
     tables = _pipeline([study])
     assert list(tables["trials"]["nct_id"]) == ["NCT02628535"]
     assert len(to_csv_bytes(build_export_frame(tables))) > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: normalize._Builder.add assumes every module is a dict and some list fields are lists "
-    "(`ps.get(...) or {}`, `ai.get('armGroups') or []`, `cl.get('locations') or []`, derivedSection); "
-    "another JSON type there crashes the whole import/refresh with AttributeError/TypeError instead "
-    "of treating the module as missing (or skipping and reporting that one study)",
-)
 @pytest.mark.parametrize(("where", "wrong"), _CRASHES)
 def test_normalize__wrong_type_module_never_crashes(
     real_record: dict[str, Any], where: str, wrong: Any
