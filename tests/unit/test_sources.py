@@ -284,3 +284,23 @@ def test_iter_records__garbage_collector_is_restored(shared_dir: Path) -> None:
     assert gc.isenabled()
     assert len(list(iter_records([shared_dir / "v2" / "studies-field-limited"]))) == 3
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("wrong", [5, True, 1.5, "text", ["x"]])
+def test_record_from_v2__status_module_of_wrong_type_is_partial_not_a_crash(
+    shared_dir: Path, wrong: Any
+) -> None:
+    # test-only variation of a real record: statusModule replaced by a value of another JSON type
+    data = copy.deepcopy(_study(shared_dir, "NCT02628535"))
+    data["protocolSection"]["statusModule"] = wrong
+    rec = record_from_v2(data, "v2-study", "x")
+    assert rec.nct_id == "NCT02628535"
+    assert rec.partial is True and rec.record_date is None
+
+
+@pytest.mark.parametrize("wrong", [5, "text", ["x"]])
+def test_raw_study_nct_id__protocol_section_of_wrong_type_is_none(wrong: Any) -> None:
+    from trialfinder.sources.base import RawStudy
+
+    rec = RawStudy(data={"protocolSection": wrong}, source_format="v2-study", source="x", record_date=None)
+    assert rec.nct_id is None

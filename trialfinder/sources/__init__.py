@@ -59,8 +59,12 @@ class _NotStudyData(Exception):
 
 
 def _is_full(data: dict[str, Any]) -> bool:
-    status = (data.get("protocolSection") or {}).get("statusModule") or {}
-    return "derivedSection" in data and "hasResults" in data and "lastUpdatePostDateStruct" in status
+    ps = data.get("protocolSection")
+    status = ps.get("statusModule") if isinstance(ps, dict) else None
+    return (
+        "derivedSection" in data and "hasResults" in data
+        and isinstance(status, dict) and "lastUpdatePostDateStruct" in status
+    )
 
 
 def record_from_v2(data: Any, source_format: str, source: str, *, partial: bool | None = None) -> RawStudy:

@@ -26,8 +26,9 @@ class RawStudy:
     @property
     def nct_id(self) -> str | None:
         """The study's NCT ID, or None when the record lacks one."""
-        ident = (self.data.get("protocolSection") or {}).get("identificationModule") or {}
-        nct = ident.get("nctId")
+        ps = self.data.get("protocolSection")
+        ident = ps.get("identificationModule") if isinstance(ps, dict) else None
+        nct = ident.get("nctId") if isinstance(ident, dict) else None
         return nct if isinstance(nct, str) else None
 
 
