@@ -345,7 +345,8 @@ def refresh(
     client: Any = None
     try:
         with store.lock():
-            previous = store.current()
+            # the manifest alone decides "nothing new": load no table until we know we need them
+            previous = store.current(tables=())
             client = (client_factory or _default_client)(settings)
             data_timestamp = str(client.version()["dataTimestamp"])
             prev_api = previous if previous is not None and previous.mode == "api" else None
@@ -369,6 +370,9 @@ def refresh(
                 write_last_refresh(settings.data_dir, _outcome("skipped", started, **_brief(result)))
                 return result
 
+            if previous is not None:
+                previous = store.current()  # now with its tables, to merge into
+                prev_api = previous if previous is not None and previous.mode == "api" else None
             since: _dt.date | None = None
             if not full and prev_api is not None and prev_api.data_timestamp:
                 since = incremental_since(prev_api.data_timestamp, settings.incremental_overlap_days)

@@ -62,7 +62,7 @@ def _copy_with_change(studies_dir: Path, dest: Path, nct: str, **status: Any) ->
 
 
 def test_refresh__saved_searches_then_unchanged_makes_one_request(
-    start_replay: StartReplay, tmp_path: Path
+    start_replay: StartReplay, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = start_replay()
     settings = _settings(server.base_url, tmp_path)
@@ -82,12 +82,18 @@ def test_refresh__saved_searches_then_unchanged_makes_one_request(
     assert snap.manifest["mode"] == "api"
 
     before = server.requests_seen
+    import trialfinder.store as store_mod
+
+    tables_read: list[Path] = []
+    real_read_table = store_mod.read_table
+    monkeypatch.setattr(store_mod, "read_table", lambda p: tables_read.append(p) or real_read_table(p))
     t2 = time.perf_counter()
     second = refresh(settings, queries, progress=LogProgress())
     t3 = time.perf_counter()
     assert second.skipped
     assert server.requests_seen - before == 1
     assert second.requests_made == 1
+    assert tables_read == []  # "nothing new" is decided from the manifest alone
     assert list_snapshots(settings.data_dir) == [snap.name]
     assert read_last_refresh(settings.data_dir)["status"] == "skipped"  # type: ignore[index]
     report("saved searches", {
