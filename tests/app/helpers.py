@@ -7,6 +7,8 @@ import re
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from trialfinder.ui.scope import OTHER, condition_scope
+
 DEFAULT_STATUSES = {"RECRUITING", "NOT_YET_RECRUITING"}
 
 
@@ -27,8 +29,10 @@ def result_ids(at: AppTest) -> list[str]:
 
 
 def merged(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """trials + facets + eligibility, one row per trial, plain Python values."""
+    """trials + facets + eligibility, one row per trial, plain Python values; ``scope`` is each trial's
+    :func:`condition_scope` (unit-tested on real records in tests/unit/test_ui_scope.py)."""
     t = tables["trials"][["nct_id", "title", "overall_status", "phases", "interventions"]].copy()
+    t["scope"] = condition_scope(tables["trials"], tables.get("conditions")).astype(str).to_numpy()
     f = tables["facets"]
     e = tables["eligibility"][["nct_id", "min_age_years", "max_age_years", "sex"]]
     out = t.merge(f, on="nct_id", how="left").merge(e, on="nct_id", how="left")
@@ -42,8 +46,19 @@ def ids(df: pd.DataFrame) -> set[str]:
     return set(df["nct_id"].astype(str))
 
 
-def open_default(df: pd.DataFrame) -> pd.DataFrame:
+def open_any_scope(df: pd.DataFrame) -> pd.DataFrame:
+    """The default statuses, every trial in the data ("All trials in the data")."""
     return df[df["overall_status"].isin(DEFAULT_STATUSES)]
+
+
+def in_default_scope(df: pd.DataFrame) -> pd.DataFrame:
+    """Trials for mesothelioma or for many solid tumours (Find's default "Which trials"), any status."""
+    return df[df["scope"] != OTHER]
+
+
+def open_default(df: pd.DataFrame) -> pd.DataFrame:
+    """What Find shows by default: open trials for mesothelioma or for many solid tumours."""
+    return in_default_scope(open_any_scope(df))
 
 
 def shown(markdown: str) -> str:

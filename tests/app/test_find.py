@@ -8,9 +8,19 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import SnapshotFixture
-from tests.app.helpers import ids, match_count, merged, open_default, result_ids, shown
+from tests.app.helpers import (
+    ids,
+    in_default_scope,
+    match_count,
+    merged,
+    open_any_scope,
+    open_default,
+    result_ids,
+    shown,
+)
 from trialfinder import geo
 from trialfinder.ui.labels import IMMUNOTHERAPY_CLASSES
+from trialfinder.ui.scope import MESOTHELIOMA, OTHER, SCOPE_LABELS, SOLID_TUMOURS
 
 pytestmark = pytest.mark.slow
 
@@ -87,8 +97,9 @@ def test_find__advanced_hides_early_disease_only_trials(app: AppTest, df: pd.Dat
     at.checkbox(key="f_advanced").check()
     at.multiselect(key="f_status").set_value([])  # all statuses, so "no" trials exist in the base
     _run(at)
-    assert (df["advanced_disease"] == "no").any()
-    assert set(result_ids(at)) == ids(df[df["advanced_disease"] != "no"])
+    base = in_default_scope(df)
+    assert (base["advanced_disease"] == "no").any()
+    assert set(result_ids(at)) == ids(base[base["advanced_disease"] != "no"])
     assert at.query_params["status"] == "any"
 
 
@@ -97,7 +108,9 @@ def test_find__status(app: AppTest, df: pd.DataFrame, statuses: list[str]) -> No
     at = _run(app)
     at.multiselect(key="f_status").set_value(statuses)
     _run(at)
-    assert set(result_ids(at)) == ids(df[df["overall_status"].isin(statuses)])
+    base = in_default_scope(df)
+    expected = base[base["overall_status"].isin(statuses)]
+    assert set(result_ids(at)) == ids(expected) and len(expected) > 0
 
 
 def test_find__phase(app: AppTest, df: pd.DataFrame) -> None:
@@ -114,8 +127,9 @@ def test_find__histology_site_hides_trials_only_for_other_sites(app: AppTest, df
     at.multiselect(key="f_status").set_value([])
     at.multiselect(key="f_site").set_value(["peritoneal"])
     _run(at)
-    sites = df["histology_sites"]
-    expected = df[sites.map(lambda s: not s or "peritoneal" in s)]
+    base = in_default_scope(df)
+    sites = base["histology_sites"]
+    expected = base[sites.map(lambda s: not s or "peritoneal" in s)]
     assert set(result_ids(at)) == ids(expected)
     assert sites.map(lambda s: bool(s) and "peritoneal" not in s).any()  # something was hidden
 
@@ -125,8 +139,9 @@ def test_find__histology_subtype(app: AppTest, df: pd.DataFrame) -> None:
     at.multiselect(key="f_status").set_value([])
     at.multiselect(key="f_subtype").set_value(["sarcomatoid"])
     _run(at)
-    subs = df["histology_subtypes"]
-    assert set(result_ids(at)) == ids(df[subs.map(lambda s: not s or "sarcomatoid" in s)])
+    base = in_default_scope(df)
+    subs = base["histology_subtypes"]
+    assert set(result_ids(at)) == ids(base[subs.map(lambda s: not s or "sarcomatoid" in s)])
 
 
 def test_find__country_and_us_state(
@@ -301,3 +316,73 @@ def test_find__results_are_sorted_recruiting_first(app: AppTest, df: pd.DataFram
     table = at.dataframe[0].value
     order = table["Status"].map({"Recruiting": 0, "Not yet recruiting": 1}).to_numpy()
     assert np.all(np.diff(order) >= 0)
+
+
+# --- "Which trials" (the cancer-type scope) --------------------------------------------------------
+
+
+def test_find__which_trials_defaults_to_mesothelioma_and_solid_tumour_trials(
+    app: AppTest, df: pd.DataFrame
+) -> None:
+    at = _run(app)
+    assert at.radio(key="f_scope").value == "solid"
+    expected = open_any_scope(df)[lambda d: d["scope"].isin([MESOTHELIOMA, SOLID_TUMOURS])]
+    assert set(result_ids(at)) == ids(expected)
+    # both kinds are in view, and nothing else (no asthma, no trial for one other cancer)
+    assert set(expected["scope"]) == {MESOTHELIOMA, SOLID_TUMOURS}
+    assert (open_any_scope(df)["scope"] == OTHER).any()
+    # the results say which kind each trial is
+    table = at.dataframe[0].value
+    want = dict(zip(expected["nct_id"], expected["scope"].map(SCOPE_LABELS), strict=True))
+    assert dict(zip(table["NCT ID"], table["For"], strict=True)) == want
+
+
+@pytest.mark.parametrize(
+    ("choice", "kept"),
+    [("mesothelioma", {MESOTHELIOMA}), ("all", {MESOTHELIOMA, SOLID_TUMOURS, OTHER})],
+)
+def test_find__which_trials_each_option(app: AppTest, df: pd.DataFrame, choice: str, kept: set[str]) -> None:
+    at = _run(app)
+    before = match_count(at)
+    at.radio(key="f_scope").set_value(choice)
+    _run(at)
+    expected = open_any_scope(df)[lambda d: d["scope"].isin(kept)]
+    assert set(result_ids(at)) == ids(expected) and len(expected) > 0
+    assert (len(expected) < before) if choice == "mesothelioma" else (len(expected) > before)
+    assert at.query_params["trials"] == choice  # shareable: it is not personal
+    at.radio(key="f_scope").set_value("solid")
+    _run(at)
+    assert match_count(at) == before and "trials" not in at.query_params  # the default is not written
+
+
+def test_find__which_trials_combines_with_other_filters(app: AppTest, df: pd.DataFrame) -> None:
+    at = _run(app)
+    at.radio(key="f_scope").set_value("mesothelioma")
+    at.checkbox(key="f_io").check()
+    _run(at)
+    expected = open_any_scope(df)[
+        lambda d: (
+            (d["scope"] == MESOTHELIOMA)
+            & d["intervention_classes"].map(lambda c: bool(set(c) & set(IMMUNOTHERAPY_CLASSES)))
+        )
+    ]
+    assert set(result_ids(at)) == ids(expected) and len(expected) > 0
+    assert dict(at.query_params) == {"trials": "mesothelioma", "io": "1"}
+
+
+def test_find__which_trials_comes_back_from_a_shared_url(app: AppTest, df: pd.DataFrame) -> None:
+    app.query_params["trials"] = "mesothelioma"
+    at = _run(app)
+    assert at.radio(key="f_scope").value == "mesothelioma"
+    assert set(result_ids(at)) == ids(open_any_scope(df)[lambda d: d["scope"] == MESOTHELIOMA])
+    assert not at.warning.values or all("link" not in w for w in at.warning.values)
+
+
+def test_find__which_trials_unknown_value_in_a_link_warns(app: AppTest, df: pd.DataFrame) -> None:
+    app.query_params["trials"] = "asthma"
+    at = _run(app)
+    warnings = " ".join(shown(w) for w in at.warning.values)
+    assert "'asthma'" in warnings and "ignored" in warnings
+    assert at.radio(key="f_scope").value == "solid"
+    assert set(result_ids(at)) == ids(open_default(df))
+    assert "trials" not in at.query_params  # the URL is rewritten without the bad part

@@ -132,4 +132,3 @@ def test_whats_new__unknown_change_kind_label_escaped(
     at = _open(app, "whats_new.py")
     _assert_inert(at, must_show=1)
     assert any("evil" in m.label for m in at.metric), [m.label for m in at.metric]
-

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import APP, CHANGED_NCT, HOSTILE_NCT, HOSTILE_TITLE, SnapshotFixture, page
+from tests.app.helpers import merged, open_default
 from trialfinder import explainers
 
 pytestmark = pytest.mark.slow
@@ -111,6 +112,29 @@ def test_detail__shows_every_section_for_a_real_trial(
     assert any(e.label.startswith("CAR-T") for e in at.expander)  # explainer beside the details
     assert len(at.dataframe) == 1  # sites table
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")  # offline site map
+
+
+@pytest.mark.parametrize(
+    ("scope", "needle"),
+    [
+        ("mesothelioma", "**Cancer:** a mesothelioma trial — the record says: “"),
+        ("solid_tumours", "**Cancer:** open to many solid tumours (not only mesothelioma) — the record's"),
+        ("other", "**Cancer:** the record does not name mesothelioma or solid tumours in general."),
+    ],
+)
+def test_detail__why_it_may_fit_says_which_cancers(
+    app: AppTest, recorded_snapshot: SnapshotFixture, scope: str, needle: str
+) -> None:
+    df = merged(recorded_snapshot.tables)
+    nid = str(df.loc[df["scope"] == scope, "nct_id"].sort_values().iloc[0])
+    at = _detail(app, nid)
+    md = _all_markdown(at)
+    assert needle in md, md[:400]
+    if scope == "mesothelioma":  # the registry's own words are quoted
+        conds = recorded_snapshot.tables["conditions"]
+        words = conds.loc[conds["nct_id"] == nid, "condition"].astype(str)
+        first = next(w for w in words if "mesothelioma" in w.lower())
+        assert first.replace(" ", "").lower() in md.replace("\\", "").replace(" ", "").lower()
 
 
 def test_detail__evidence_sentences_are_bold_in_the_criteria(
@@ -263,14 +287,9 @@ def test_overview__counts_follow_the_scope(app: AppTest, recorded_snapshot: Snap
     assert len(charts) == 4
     at.radio(key="o_scope").set_value("filtered")
     _run(at)
-    f = recorded_snapshot.tables["facets"].merge(
-        recorded_snapshot.tables["trials"][["nct_id", "overall_status"]]
-    )
-    n_car_t = int(
-        (
-            f["intervention_classes"].map(lambda c: "car_t" in list(c))
-            & f["overall_status"].isin(["RECRUITING", "NOT_YET_RECRUITING"])
-        ).sum()
-    )
+    # Find's filters: CAR-T, the default statuses and the default "Which trials" (mesothelioma or many
+    # solid tumours)
+    f = open_default(merged(recorded_snapshot.tables))
+    n_car_t = int(f["intervention_classes"].map(lambda c: "car_t" in c).sum())
     assert 0 < n_car_t < n_all
     assert any(c.value.startswith(f"{n_car_t:,} trials") for c in at.caption)

@@ -47,7 +47,7 @@ def test_apply_filters__raw_tables_and_prepared_agree(tables: dict[str, pd.DataF
 
 
 def test_apply_filters__empty_state_keeps_every_trial(tables: dict[str, pd.DataFrame]) -> None:
-    got = apply_filters(tables, FilterState(statuses=()))
+    got = apply_filters(tables, FilterState(statuses=(), scope="all"))
     assert sorted(got["nct_id"]) == sorted(tables["trials"]["nct_id"].astype(str))
     assert list(got["url"]) == [f"https://clinicaltrials.gov/study/{n}" for n in got["nct_id"]]
 
@@ -86,7 +86,7 @@ def test_query_params__round_trip_without_personal_fields() -> None:
     state = FilterState(
         classes=("car_t",), any_immunotherapy=True, advanced=True, had_immunotherapy=True,
         statuses=("RECRUITING",), phases=("PHASE2",), histology_sites=("pleural",), countries=("France",),
-        radius_miles=50, zip_code="10001", age=60, sex="MALE", text="nivolumab",
+        radius_miles=50, zip_code="10001", age=60, sex="MALE", text="nivolumab", scope="mesothelioma",
     )  # fmt: skip
     qp = to_query_params(state)
     assert not {"zip", "age", "sex", "q", "text"} & set(qp)
@@ -96,7 +96,7 @@ def test_query_params__round_trip_without_personal_fields() -> None:
     assert back == FilterState(
         classes=("car_t",), any_immunotherapy=True, advanced=True, had_immunotherapy=True,
         statuses=("RECRUITING",), phases=("PHASE2",), histology_sites=("pleural",), countries=("France",),
-        radius_miles=50,
+        radius_miles=50, scope="mesothelioma",
     )  # fmt: skip
 
 

@@ -30,16 +30,23 @@ from trialfinder.ui.labels import (
     STATUS_LABELS,
 )
 from trialfinder.ui.safe import code_span, safe_inline
+from trialfinder.ui.scope import MESOTHELIOMA, OTHER, SCOPES, condition_scope
 
 RADIUS_CHOICES: tuple[int, ...] = (25, 50, 100, 250, 500, 1000)
+#: "Which trials" (see :mod:`trialfinder.ui.scope`): mesothelioma only, mesothelioma + trials open to
+#: many solid tumours (the default: the patient's view), or every trial in the data
+SCOPE_MESOTHELIOMA, SCOPE_SOLID, SCOPE_ALL = "mesothelioma", "solid", "all"
+SCOPE_CHOICES: tuple[str, ...] = (SCOPE_MESOTHELIOMA, SCOPE_SOLID, SCOPE_ALL)
+DEFAULT_SCOPE = SCOPE_SOLID
 SEXES = ("FEMALE", "MALE")
 
 # URL parameter names (shareable filters only)
 QP_CLASS, QP_IO, QP_ADVANCED, QP_HAD_IO = "class", "io", "advanced", "had_io"
 QP_STATUS, QP_PHASE, QP_SITE, QP_SUBTYPE = "status", "phase", "site", "subtype"
 QP_COUNTRY, QP_STATE, QP_RADIUS = "country", "state", "radius"
+QP_SCOPE = "trials"
 SHAREABLE_PARAMS = (
-    QP_CLASS, QP_IO, QP_ADVANCED, QP_HAD_IO, QP_STATUS, QP_PHASE, QP_SITE, QP_SUBTYPE,
+    QP_SCOPE, QP_CLASS, QP_IO, QP_ADVANCED, QP_HAD_IO, QP_STATUS, QP_PHASE, QP_SITE, QP_SUBTYPE,
     QP_COUNTRY, QP_STATE, QP_RADIUS,
 )  # fmt: skip
 #: parameters that are personal or free text: never read from, never written to a URL
@@ -51,7 +58,7 @@ _FALSE = {"0", "false", "no", "off"}
 RESULT_COLUMNS = [
     "nct_id", "title", "url", "overall_status", "phases", "intervention_classes", "advanced_disease",
     "prior_immunotherapy", "line_of_therapy", "where", "n_sites", "n_open_sites", "nearest_site",
-    "nearest_city", "nearest_state", "nearest_country", "distance_miles", "last_update_posted",
+    "nearest_city", "nearest_state", "nearest_country", "distance_miles", "last_update_posted", "scope",
 ]  # fmt: skip
 
 
@@ -59,6 +66,7 @@ RESULT_COLUMNS = [
 class FilterState:
     """What the user asked for. Empty tuples mean "no restriction"."""
 
+    scope: str = DEFAULT_SCOPE
     classes: tuple[str, ...] = ()
     any_immunotherapy: bool = False
     advanced: bool = False
@@ -93,6 +101,7 @@ class Options:
     statuses: tuple[str, ...] = ()
     phases: tuple[str, ...] = ()
     class_counts: Mapping[str, int] = field(default_factory=dict)
+    scope_counts: Mapping[str, int] = field(default_factory=dict)  # "mesothelioma"/"solid_tumours"/"other"
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,6 +112,7 @@ class Prepared:
     members: Mapping[str, Mapping[str, np.ndarray]]  # "classes"/"phases"/"sites"/"subtypes" → value → mask
     nonempty: Mapping[str, np.ndarray]
     status: np.ndarray  # object array of overall_status
+    scope: np.ndarray  # object array of trialfinder.ui.scope.SCOPES, per trial
     advanced_ok: np.ndarray  # advanced_disease != "no"
     prior_io_ok: np.ndarray  # prior_immunotherapy != "excluded"
     min_age: np.ndarray
@@ -218,6 +228,7 @@ def prepare(tables: Mapping[str, pd.DataFrame]) -> Prepared:
     )
 
     sites = _prepare_sites(tables.get("locations"), ids, status)
+    scope = condition_scope(trials, tables.get("conditions")).to_numpy(dtype=object)
 
     view = pd.DataFrame(
         {
@@ -230,6 +241,7 @@ def prepare(tables: Mapping[str, pd.DataFrame]) -> Prepared:
             "prior_immunotherapy": _col(f, "prior_immunotherapy", n),
             "line_of_therapy": _col(f, "line_of_therapy", n),
             "last_update_posted": _col(trials, "last_update_posted", n),
+            "scope": pd.Series(scope, dtype="string"),
         }
     )
     view["url"] = "https://clinicaltrials.gov/study/" + view["nct_id"]
@@ -245,12 +257,14 @@ def prepare(tables: Mapping[str, pd.DataFrame]) -> Prepared:
         statuses=tuple(s for s in STATUS_LABELS if s in set(status.tolist())),
         phases=tuple(p for p in PHASE_LABELS if p in members["phases"]),
         class_counts={c: int(m.sum()) for c, m in members["classes"].items()},
+        scope_counts={s: int((scope == s).sum()) for s in SCOPES},
     )
     return Prepared(
         trials=view,
         members=members,
         nonempty=nonempty,
         status=status,
+        scope=scope,
         advanced_ok=advanced != "no",
         prior_io_ok=prior != "excluded",
         min_age=min_age,
@@ -361,6 +375,10 @@ def filter_mask(data: Prepared, state: FilterState) -> np.ndarray:
     """The boolean mask of trials matching every filter except the ZIP radius."""
     n = len(data)
     mask = np.ones(n, dtype=bool)
+    if state.scope == SCOPE_MESOTHELIOMA:
+        mask &= data.scope == MESOTHELIOMA
+    elif state.scope == SCOPE_SOLID:
+        mask &= data.scope != OTHER
     wanted = state.wanted_classes()
     if wanted:
         mask &= _any_of(data.members["classes"], wanted, n)
@@ -441,6 +459,8 @@ def apply_filters(
 def to_query_params(state: FilterState) -> dict[str, str | list[str]]:
     """The shareable part of ``state`` as URL parameters (defaults left out; nothing personal)."""
     qp: dict[str, str | list[str]] = {}
+    if state.scope != DEFAULT_SCOPE:
+        qp[QP_SCOPE] = state.scope
     if state.classes:
         qp[QP_CLASS] = list(state.classes)
     for key, flag in (
@@ -511,6 +531,15 @@ def from_query_params(
         got = pick(key, allowed, what)
         if got is not None:
             changes[attr] = got
+    scope_vals = _values(qp.get(QP_SCOPE))
+    if scope_vals:
+        if scope_vals[-1] in SCOPE_CHOICES:
+            changes["scope"] = scope_vals[-1]
+        else:
+            warnings.append(
+                f"The link asks for {code_span(repr(scope_vals[-1][:20]))} trials, which is not one of "
+                f"{', '.join(SCOPE_CHOICES)}; that part of the link was ignored."
+            )
     status_vals = _values(qp.get(QP_STATUS))
     if status_vals == ["any"]:
         changes["statuses"] = ()

@@ -27,6 +27,7 @@ from trialfinder.ui.labels import (
     vocab_label,
 )
 from trialfinder.ui.safe import highlight_md, is_missing, registry_url, safe_inline, safe_md
+from trialfinder.ui.scope import MESOTHELIOMA, SOLID_TUMOURS, scope_reason
 
 NCT_RE = re.compile(r"^NCT\d{8}$")
 CRITERIA_HEIGHT = 520  # px; long criteria scroll inside their box
@@ -178,6 +179,26 @@ def _why(facets: dict[str, Any] | None, state: FilterState | None) -> list[str]:
         if notes:
             items.insert(0, "**Your filters:** " + "; ".join(notes) + ".")
     return items
+
+
+def _scope_item(tables: dict[str, pd.DataFrame], nid: str) -> str | None:
+    """The "which cancer" line: a mesothelioma trial or one open to many solid tumours, with the
+    registry's words that decided it (rule: :mod:`trialfinder.ui.scope`)."""
+    trials = _rows(tables.get("trials"), nid)
+    if trials.empty:
+        return None
+    conditions = _rows(tables.get("conditions"), nid) if "conditions" in tables else None
+    scope, words = scope_reason(trials, conditions)
+    quoted = " · ".join(f"“{safe_inline(w, max_chars=120)}”" for w in words[:3])
+    if scope == MESOTHELIOMA:
+        return "**Cancer:** a mesothelioma trial" + (f" — the record says: {quoted}" if quoted else "")
+    if scope == SOLID_TUMOURS:
+        return (
+            "**Cancer:** open to many solid tumours (not only mesothelioma)"
+            + (f" — the record's conditions: {quoted}" if quoted else "")
+            + ". The trial team decides whether it takes someone with mesothelioma."
+        )
+    return "**Cancer:** the record does not name mesothelioma or solid tumours in general."
 
 
 def _arms(tables: dict[str, pd.DataFrame], nid: str) -> None:
@@ -412,6 +433,9 @@ def render() -> None:
     with main:
         st.subheader("Why this trial may fit")
         items = _why(facets, st.session_state.get("tf_filter_state"))
+        scope_item = _scope_item(dict(tables), nid)
+        if scope_item:
+            items.insert(0, scope_item)
         if items:
             st.markdown("\n".join(f"- {i}" for i in items))
             st.caption(

@@ -12,7 +12,12 @@ from trialfinder import geo
 from trialfinder.errors import UsageError
 from trialfinder.ui import components, data
 from trialfinder.ui.filters import (
+    DEFAULT_SCOPE,
     RADIUS_CHOICES,
+    SCOPE_ALL,
+    SCOPE_CHOICES,
+    SCOPE_MESOTHELIOMA,
+    SCOPE_SOLID,
     SHAREABLE_PARAMS,
     FilterState,
     Options,
@@ -34,6 +39,7 @@ from trialfinder.ui.labels import (
     vocab_label,
 )
 from trialfinder.ui.safe import safe_inline
+from trialfinder.ui.scope import MESOTHELIOMA, SCOPE_LABELS, SOLID_TUMOURS
 
 SAVED_KEY = "tf_find_saved"  # widget values kept across page switches
 URL_READ_KEY = "tf_find_url_read"
@@ -47,6 +53,20 @@ K_IO, K_ADV, K_HAD_IO = "f_io", "f_advanced", "f_had_io"
 K_STATUS, K_PHASE, K_SITE, K_SUBTYPE = "f_status", "f_phase", "f_site", "f_subtype"
 K_COUNTRY, K_STATE, K_ZIP, K_RADIUS = "f_country", "f_state", "f_zip", "f_radius"
 K_AGE, K_SEX, K_TEXT, K_PICK = "f_age", "f_sex", "f_text", "f_pick"
+K_SCOPE = "f_scope"
+
+SCOPE_OPTION_LABELS = {
+    SCOPE_MESOTHELIOMA: "Mesothelioma trials",
+    SCOPE_SOLID: "Also trials open to many solid tumours",
+    SCOPE_ALL: "All trials in the data",
+}
+SCOPE_HELP = (
+    "**Mesothelioma trials**: the trial's conditions, keywords or title name mesothelioma (pleural, "
+    "peritoneal or any other). **Also trials open to many solid tumours**: adds 'basket' trials whose "
+    "conditions are general, such as “Advanced Solid Tumors”, “Cancer” or “Advanced Malignancies”. They "
+    "may accept someone with mesothelioma, but the trial team decides: ask them. **All trials in the "
+    "data**: every trial, including other cancers and other illnesses. This choice is kept in the link."
+)
 
 
 def _class_key(code: str) -> str:
@@ -57,6 +77,7 @@ def _widget_values(state: FilterState) -> dict[str, Any]:
     """The widget values that show ``state``."""
     values: dict[str, Any] = {_class_key(c): c in state.classes for c in CLASS_LABELS}
     values.update({
+        K_SCOPE: state.scope,
         K_IO: state.any_immunotherapy, K_ADV: state.advanced, K_HAD_IO: state.had_immunotherapy,
         K_STATUS: list(state.statuses), K_PHASE: list(state.phases), K_SITE: list(state.histology_sites),
         K_SUBTYPE: list(state.histology_subtypes), K_COUNTRY: list(state.countries),
@@ -70,7 +91,9 @@ def _widget_values(state: FilterState) -> dict[str, Any]:
 def _state_from_widgets() -> FilterState:
     ss = st.session_state
     age = ss.get(K_AGE)
+    scope = ss.get(K_SCOPE)
     return FilterState(
+        scope=scope if scope in SCOPE_CHOICES else DEFAULT_SCOPE,
         classes=tuple(c for c in CLASS_LABELS if ss.get(_class_key(c))),
         any_immunotherapy=bool(ss.get(K_IO)),
         advanced=bool(ss.get(K_ADV)),
@@ -142,6 +165,16 @@ def _sidebar(prepared: Prepared) -> None:
             st.checkbox(f"{CLASS_LABELS[code]} ({counts.get(code, 0)})", key=_class_key(code))
 
     sb.subheader("About my cancer")
+    sc = opts.scope_counts
+    n_meso, n_solid = sc.get(MESOTHELIOMA, 0), sc.get(SOLID_TUMOURS, 0)
+    scope_counts = {SCOPE_MESOTHELIOMA: n_meso, SCOPE_SOLID: n_meso + n_solid, SCOPE_ALL: len(prepared)}
+    sb.radio(
+        "Which trials",
+        SCOPE_CHOICES,
+        key=K_SCOPE,
+        format_func=lambda s: f"{SCOPE_OPTION_LABELS[s]} ({scope_counts[s]:,})",
+        help=SCOPE_HELP + (" " + (components.tip("solid tumour") or "")),
+    )
     sb.checkbox(
         "My cancer is advanced / stage 4",
         key=K_ADV,
@@ -242,6 +275,7 @@ def _table(results: pd.DataFrame, with_distance: bool) -> None:
     shown = pd.DataFrame({
         "Trial": results["url"].astype(str) + "#" + results["title"].astype("string").fillna("(no title)"),
         "NCT ID": results["nct_id"].astype(str),
+        "For": results["scope"].astype("object").map(lambda s: label(SCOPE_LABELS, s)),
         "Status": results["overall_status"].map(lambda s: label(STATUS_LABELS, s)),
         "Phase": results["phases"].map(phases_text),
         "Treatment types": pd.Series(
@@ -267,6 +301,7 @@ def _table(results: pd.DataFrame, with_distance: bool) -> None:
                 "Trial",
                 "Miles",
                 "Nearest recruiting site",
+                "For",
                 "Status",
                 "Phase",
                 "Treatment types",
@@ -283,6 +318,9 @@ def _table(results: pd.DataFrame, with_distance: bool) -> None:
                 width=320 if with_distance else 360,
             ),
             "NCT ID": st.column_config.TextColumn("NCT ID", width=108),
+            "For": st.column_config.TextColumn(
+                "For", width=125, help="Mesothelioma trial, or a trial open to many solid tumours"
+            ),
             "Status": st.column_config.TextColumn("Status", width=125),
             "Phase": st.column_config.TextColumn("Phase", width=85),
             "Nearest recruiting site": st.column_config.TextColumn("Nearest recruiting site", width=180),
