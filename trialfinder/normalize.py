@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from trialfinder.gcutil import gc_paused
 from trialfinder.sources._text import age_in_years, std_ages_for
-from trialfinder.sources.base import RawStudy, gc_paused, record_key
+from trialfinder.sources.base import RawStudy, record_key
 
 SCHEMA_VERSION = 1
 STUDY_URL = "https://clinicaltrials.gov/study/{nct_id}"

@@ -15,9 +15,7 @@ each piece occurs verbatim in the record. ``docs/facets.md`` describes every rul
 from __future__ import annotations
 
 import dataclasses
-import gc
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from functools import lru_cache
 
 import pandas as pd
@@ -34,6 +32,7 @@ from trialfinder.facets.eligibility import (
 from trialfinder.facets.interventions import INTERVENTION_CLASSES, classify_trial
 from trialfinder.facets.text import TrialText, iter_trials
 from trialfinder.facets.vocabulary import CLASSES, lookup
+from trialfinder.gcutil import gc_paused
 
 __all__ = [
     "ARM_CLASSES_COLUMNS",
@@ -116,24 +115,12 @@ def _frame(rows: list[dict[str, object]], schema: dict[str, pa.DataType]) -> pd.
     return pa.table(arrays).to_pandas(types_mapper=pd.ArrowDtype)
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: facets build many small acyclic objects (freed by
-    reference counting), and the collector's passes over them cost as much as the rules."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
 
 def compute_facets(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """``{"facets": ..., "arm_classes": ...}`` for every trial in ``tables["trials"]`` (pure)."""
     rows: list[dict[str, object]] = []
     arm_rows: list[dict[str, object]] = []
-    with _gc_paused():
+    with gc_paused():
         for trial in iter_trials(tables):
             row, arms = _cached_facets_for_trial(trial)
             rows.append(row)

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from trialfinder.errors import ImportFormatError, NotFoundError
-from trialfinder.sources.base import RawStudy, gc_paused, record_key
+from trialfinder.gcutil import gc_paused
+from trialfinder.sources.base import RawStudy, record_key
 from trialfinder.sources.classic_xml import parse_classic_xml
 from trialfinder.sources.csv_download import iter_csv_rows, looks_like_csv_download
 
@@ -327,7 +328,7 @@ def iter_records(paths: Iterable[str | os.PathLike[str]], *, on_error: ErrorHand
     the first error is raised. ``on_skip(source, reason)`` gets files that hold no study data.
 
     The cyclic garbage collector is paused while the iteration is in progress (see
-    :func:`~trialfinder.sources.base.gc_paused`; it halves the time of ``list(iter_records(...))``)
+    :func:`~trialfinder.gcutil.gc_paused`; it halves the time of ``list(iter_records(...))``)
     and restored when the iterator is exhausted, closed or dropped.
     """
     err = on_error or _raise

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,19 +36,3 @@ def record_key(study: RawStudy) -> tuple[str, bool]:
     """
     return (study.record_date or "", not study.partial)
 
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while reading or normalizing many records.
-
-    Parsed JSON is acyclic, so reference counting frees it; the generational passes over millions
-    of live dicts and row tuples otherwise cost as much as the parsing itself. The previous state
-    is restored on exit.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
