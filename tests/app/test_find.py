@@ -311,11 +311,19 @@ def test_find__add_to_shortlist_and_open_details(app: AppTest) -> None:
     assert at.checkbox(key="f_cls_car_t").value is True
 
 
-def test_find__results_are_sorted_recruiting_first(app: AppTest, df: pd.DataFrame) -> None:
+def test_find__results_are_sorted_recruiting_first_then_mesothelioma_first(
+    app: AppTest, df: pd.DataFrame
+) -> None:
     at = _run(app)
     table = at.dataframe[0].value
     order = table["Status"].map({"Recruiting": 0, "Not yet recruiting": 1}).to_numpy()
     assert np.all(np.diff(order) >= 0)
+    for status in ("Recruiting", "Not yet recruiting"):
+        kinds = table.loc[table["Status"] == status, "For"].map(
+            {SCOPE_LABELS[MESOTHELIOMA]: 0, SCOPE_LABELS[SOLID_TUMOURS]: 1}
+        )
+        assert kinds.notna().all() and np.all(np.diff(kinds.to_numpy()) >= 0)
+    assert table["For"].iloc[0] == SCOPE_LABELS[MESOTHELIOMA]  # the patient sees their cancer first
 
 
 # --- "Which trials" (the cancer-type scope) --------------------------------------------------------

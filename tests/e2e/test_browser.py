@@ -71,8 +71,24 @@ def test_browser__patient_and_navigator_walkthrough(
             start = _count(page)
             page.screenshot(path=str(screenshots_dir / "01-find-trials.png"), full_page=True)
 
-            # the patient: advanced, had immunotherapy, pleural, near 10001
             side = page.locator('[data-testid="stSidebar"]')
+            # "Which trials": mesothelioma only is fewer than the default (+ many solid tumours), which is
+            # fewer than every trial in the data; the choice goes into the link
+            side.get_by_text(re.compile(r"^Mesothelioma trials \(\d+\)$")).click()
+            page.wait_for_function("() => location.search.includes('trials=mesothelioma')", timeout=30_000)
+            _settle(page)
+            meso_only = _count(page)
+            side.get_by_text(re.compile(r"^All trials in the data \(")).click()
+            page.wait_for_function("() => location.search.includes('trials=all')", timeout=30_000)
+            _settle(page)
+            every = _count(page)
+            assert 0 < meso_only < start < every
+            side.get_by_text(re.compile(r"^Also trials open to many solid tumours \(")).click()
+            page.wait_for_function("() => !location.search.includes('trials=')", timeout=30_000)
+            _settle(page)
+            assert _count(page) == start
+
+            # the patient: advanced, had immunotherapy, pleural, near 10001
             side.get_by_text("My cancer is advanced / stage 4").click()
             _settle(page)
             side.get_by_text("I already had immunotherapy").click()

@@ -422,7 +422,8 @@ def apply_filters(
     With a ZIP code (``state.zip_code`` or an already looked-up ``origin``), each trial gets its
     nearest open site and the distance in miles, results are sorted nearest first, and
     ``state.radius_miles`` drops trials without an open site that close. Without one, recruiting
-    trials come first, then the most recently updated. Raises :class:`~trialfinder.errors.UsageError`
+    trials come first; within a status, mesothelioma trials before the others; then the most
+    recently updated. Raises :class:`~trialfinder.errors.UsageError`
     for a bad ZIP code.
     """
     data = tables if isinstance(tables, Prepared) else prepare(tables)
@@ -444,12 +445,16 @@ def apply_filters(
             result[col] = None
         result["distance_miles"] = np.nan
         rank = {s: i for i, s in enumerate(STATUS_LABELS)}
+        scope_rank = {s: i for i, s in enumerate(SCOPES)}  # mesothelioma trials before the others
         result = result.assign(
             _rank=result["overall_status"].astype("object").map(rank).fillna(len(rank)),
+            _scope=result["scope"].astype("object").map(scope_rank).fillna(len(scope_rank)),
             _upd=result["last_update_posted"].astype("string").fillna(""),
         )
-        result = result.sort_values(["_rank", "_upd", "nct_id"], ascending=[True, False, True], kind="stable")
-        result = result.drop(columns=["_rank", "_upd"])
+        result = result.sort_values(
+            ["_rank", "_scope", "_upd", "nct_id"], ascending=[True, True, False, True], kind="stable"
+        )
+        result = result.drop(columns=["_rank", "_scope", "_upd"])
     return result[RESULT_COLUMNS].reset_index(drop=True)
 
 

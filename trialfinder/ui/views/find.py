@@ -60,6 +60,10 @@ SCOPE_OPTION_LABELS = {
     SCOPE_SOLID: "Also trials open to many solid tumours",
     SCOPE_ALL: "All trials in the data",
 }
+SCOPE_NOTES = {
+    SCOPE_MESOTHELIOMA: "Showing mesothelioma trials only. ",
+    SCOPE_SOLID: "Showing mesothelioma trials and trials open to many solid tumours. ",
+}
 SCOPE_HELP = (
     "**Mesothelioma trials**: the trial's conditions, keywords or title name mesothelioma (pleural, "
     "peritoneal or any other). **Also trials open to many solid tumours**: adds 'basket' trials whose "
@@ -410,14 +414,21 @@ def render() -> None:
                 if state.radius_miles
                 else f", nearest to {safe_inline(origin.label)} first"
             )
+        note = SCOPE_NOTES.get(state.scope, "")
         st.caption(
-            f"Out of {total:,} trials in the data{where}. A match means the registry text fits your "
+            f"Out of {total:,} trials in the data{where}. {note}A match means the registry text fits your "
             "filters, not that you can join: the trial team decides."
         )
         if n == 0:
             st.info(
                 "No trial matches all these filters. Try removing one, for example the phase or the "
-                "distance, or press **Clear all filters** in the sidebar.",
+                "distance"
+                + (
+                    ", or choose **All trials in the data** under **Which trials**"
+                    if state.scope != SCOPE_ALL
+                    else ""
+                )
+                + ", or press **Clear all filters** in the sidebar.",
                 icon=":material/search_off:",
             )
         else:
