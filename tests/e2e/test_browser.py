@@ -38,6 +38,10 @@ def _settle(page: object) -> None:
     page.wait_for_function(
         "() => document.querySelectorAll('[data-stale=\"true\"]').length === 0", timeout=30_000
     )
+    # lazily loaded widgets show a grey skeleton (React Suspense fallback) until their code arrives
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0", timeout=30_000
+    )
     page.wait_for_timeout(200)
 
 
@@ -58,6 +62,7 @@ def test_browser__patient_and_navigator_walkthrough(
 
     from tests.e2e.conftest import CHROMIUM_ARGS
 
+    (screenshots_dir / "failure.png").unlink(missing_ok=True)  # only this run's failure, if any
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS, headless=True)
         context = browser.new_context(viewport={"width": 1440, "height": 1800}, accept_downloads=True)
