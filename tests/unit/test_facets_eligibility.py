@@ -335,3 +335,110 @@ def test_segment__items_are_verbatim_slices(text: str) -> None:
 def test_facets_for_trial__degenerate_criteria(criteria: str) -> None:
     row, arms = facets_for_trial(trial(criteria=criteria))
     assert row["prior_immunotherapy"] == "unstated" and arms == []
+
+
+# ------------------------------------------------ second round of rules (dev / first held-out misses)
+
+
+def test_prior_immunotherapy__unrecovered_adverse_events_of_prior_therapy_are_not_an_exclusion() -> None:
+    # NCT05199753: names all prior anti-tumour therapy, but only its unresolved toxicity
+    t = trial(
+        "* Advanced solid tumours",
+        "Any adverse event from prior anti-tumour therapy has not yet recovered to ≤grade 1 of CTCAE v5.0",
+    )
+    assert prior_immunotherapy(t).value == "unstated"
+    # a real exclusion of prior anticancer therapy still excludes (NCT03661047, quoted above)
+    t2 = trial("* Advanced solid tumours", "Prior systemic or radiotherapy treatment for colorectal cancer.")
+    assert prior_immunotherapy(t2).value == "excluded"
+
+
+def test_prior_immunotherapy__heading_item_decides_nothing() -> None:
+    # NCT06951243: a heading over washout-only sub-items
+    exc = (
+        "Prior anticancer therapies:\n\n"
+        "* Received chemotherapy within 3 weeks before the first administration of the study drug.\n"
+        "* Received radiotherapy, radioactive seed implantation (except palliative bone radiotherapy or "
+        "local radiotherapy within 2 weeks before the first dose), biologic therapy, endocrine therapy, "
+        "immunotherapy, or other anticancer therapies within 4 weeks prior to the first dose"
+    )
+    assert prior_immunotherapy(trial("* Metastatic neuroendocrine carcinoma", exc)).value == "unstated"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # NCT06620822
+        "Previous or current interstitial pneumonitis/lung disease requiring systemic hormone therapy;",
+        # NCT05537740
+        "* Uncontrolled intercurrent illness requiring systemic treatment or solid organ transplant.",
+        # NCT06852573
+        "Other untreated malignant tumors within the previous 5 years or concurrently, except cervical "
+        "cancer in situ, basal cell carcinoma of the skin, and ductal carcinoma in situ of the breast;",
+    ],
+)
+def test_prior_immunotherapy__systemic_therapy_for_another_condition_is_not_an_exclusion(
+    sentence: str,
+) -> None:
+    assert prior_immunotherapy(trial("* Metastatic solid tumours", sentence)).value == "unstated"
+
+
+def test_prior_immunotherapy__untreated_named_cancer_is_treatment_naive() -> None:
+    # NCT04303169 (inclusion)
+    sent = "* Has been untreated for Stage IIIB, IIIC or IIID melanoma"
+    r = prior_immunotherapy(trial(f"* Has histologically or cytologically confirmed melanoma\n{sent}"))
+    assert r.value == "excluded" and r.evidence == (sent.removeprefix("* "),)
+
+
+def test_advanced_disease__failed_prior_regimens_is_advanced() -> None:
+    # NCT03710876 (INFINITE)
+    sent = (
+        "Has failed a minimum of 1 treatment regimen and a maximum of 2 treatment regimens,\n    which "
+        "may have been chemotherapeutic and/or immunotherapeutic treatment regimens for\n    MPM which "
+        "included at least 1 anti-folate and platinum combination regimen"
+    )
+    r = advanced_disease(trial(f"* Has a confirmed histological diagnosis of MPM\n* {sent}"))
+    assert r.value == "yes" and r.evidence == (sent,)
+
+
+def test_advanced_disease__maintenance_after_first_line_chemotherapy_is_advanced() -> None:
+    # NCT03610360 (DENIM), PDQ-like text without headings
+    sent = (
+        "Subjects will only be included with a histologically confirmed diagnosis of pleural\nmalignant "
+        "mesothelioma, who are non-progressive after 4 to 6 cycles with first line\nchemotherapy with "
+        "antifolate/platinum."
+    )
+    r = advanced_disease(trial(criteria=sent))
+    assert r.value == "yes" and r.evidence == (sent,)
+
+
+def test_line_of_therapy__failure_with_intolerable_toxicity_is_previously_treated() -> None:
+    # NCT06951243: "toxicity" here defines the failure, it is not a recovery clause
+    sent = (
+        "* Failure of at least one prior platinum-based standard therapy (disease progression or intolerable "
+        "toxicity), or"
+    )
+    r = line_of_therapy(trial(f"Prior Treatment:\n{sent}"))
+    assert r.value == "previously_treated" and r.evidence == (sent.removeprefix("* "),)
+    # a recovery clause still says nothing about lines (NCT05199753)
+    t = trial("* Advanced solid tumours", "")
+    t2 = trial(
+        "* Advanced solid tumours",
+        "Any adverse event from prior anti-tumour therapy has not yet recovered to ≤grade 1 of CTCAE v5.0",
+    )
+    assert line_of_therapy(t).value == line_of_therapy(t2).value == "unknown"
+
+
+def test_line_of_therapy__requirement_of_one_tumour_type_with_a_cap_is_any() -> None:
+    # NCT00002608 (PDQ style): only thyroid-cancer patients must be pretreated
+    crit = (
+        "DISEASE CHARACTERISTICS:\n\n-  Patients with thyroid cancer must have failed radioactive iodine\n\n"
+        "PRIOR CONCURRENT THERAPY:\n\n-  No more than 1 prior chemotherapy regimen"
+    )
+    assert line_of_therapy(trial(criteria=crit)).value == "any"
+    # NCT04432649: "Patients with tumors" is every patient, so the requirement binds all
+    inc = (
+        "* Patients with tumors have received standard first-line therapy and have been judged to be "
+        "non-resectable, metastatic, progressive or recurrent.\n"
+        "* Prior Therapy: 1) There is no limit to the number of prior treatment regimens"
+    )
+    assert line_of_therapy(trial(inc)).value == "previously_treated"

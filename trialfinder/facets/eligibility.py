@@ -84,7 +84,10 @@ _ADV_STRONG = _rx(
     r"\brecurrent\b|\brelapsed\b|\brefractory\b|extensive[- ]stage|\bES-SCLC\b|\bM1\b|"
     r"for which no (?:standard|curative)|no (?:standard|"
     r"effective standard) (?:of care )?(?:therapy|treatment)|"
-    r"failed (?:standard|prior)|progress\w* (?:on|after|following|during) (?:standard|prior|at least)|"
+    r"fail(?:ed|ure of|ing) (?:a minimum of |at least |≥ ?)?(?:standard|prior|previous|\d|one|two|a prior|"
+    r"first[- ]line)|progress\w* (?:on|after|following|during) (?:standard|prior|at least)|"
+    r"non-?progressive (?:after|following)|without (?:disease )?progression (?:after|following)|"
+    r"(?:after|following|completion of)[^.;]{0,40}\bfirst[- ]line (?:chemo|systemic|therapy|treatment)|"
     r"(?:previously treated|after (?:at least )?(?:one|1) (?:prior )?(?:line|regimen))|"
     r"advanced (?:or|and/or|/) ?metastatic|locally advanced (?:or|and/or|/) ?metastatic|carcinomatosis|"
     r"leptomeningeal metastas\w*"
@@ -179,11 +182,14 @@ _IO = _rx(
 )
 _IO_IRRELEVANT = _rx(r"allerg|desensiti|live (?:attenuated )?vacc|biops|tissue|specimen|pregnan|breastfeed|"
                      r"contracep|hypersensitiv|excipient")
+_UNTREATED_CANCER = (r"\buntreated\b(?= [^.]{0,40}(?:advanced|metastatic|disease|cancer|NSCLC|carcinoma|"
+                     r"tumou?r|[a-z]+omas?\b|\bstage\b|leuka?emia))")
+"""'untreated' followed by what is untreated: the cancer (by any '-oma' name), its stage or the disease."""
 _SYSTEMIC_ALL = _rx(
     r"(?:systemic|systematic|anti-?cancer|anti-?tumou?r|"
     r"antineoplastic)\s+(?:\w+\s+){0,2}(?:therapy|therapies|"
-    r"treatments?|regimens?)|treatment[- ]na[iï]ve|previously untreated|\buntreated\b(?= [^.]{0,40}"
-    r"(?:advanced|metastatic|disease|cancer|NSCLC|carcinoma))|no prior (?:treatment|therapy)\b|"
+    r"treatments?|regimens?)|treatment[- ]na[iï]ve|previously untreated|" + _UNTREATED_CANCER + r"|"
+    r"no prior (?:treatment|therapy)\b|"
     r"(?:any|all) prior (?:therapy|treatment)|\bprior treatment for (?:advanced|metastatic)|"
     r"not (?:have )?received (?:any )?(?:prior )?(?:treatment|therapy) for"
 )
@@ -210,13 +216,18 @@ _COHORT = _rx(r"\b(?:cohorts?|parts?|arms?|phase\s*(?:1|I|2|II)[ab]?|group|sub-?
 _SYS_IRRELEVANT = _rx(
     r"infection|autoimmun|steroid|immunosuppress|replacement|hepatitis|\bHIV\b|tubercul|pregnan|biops|tissue|"
     r"specimen|sample|vitiligo|psoriasis|asthma|thyroid|diabet|hypersensitiv|allerg|bisphosphonate|"
-    r"growth factor|transfusion|anticoagul|antibiotic|anti-infective|contracept"
+    r"growth factor|transfusion|anticoagul|antibiotic|anti-infective|contracept|"
+    r"pneumonitis|interstitial lung|lung disease|\bILD\b|requir\w* (?:\w+ ){0,2}systemic|"
+    r"\bother (?:\w+ ){0,2}(?:malignan\w*|tumou?rs?|cancers?)\b|"
+    r"(?:second|another|additional) (?:primary )?malignan"
 )
-_TOXICITY = _rx(r"toxicit|adverse (?:event|reaction)|\birAEs?\b|immune[- ]related|hypersensitivity|intoleran")
+_TOXICITY = _rx(r"toxicit|adverse (?:event|reaction)|\birAEs?\b|immune[- ]related|hypersensitivity|intoleran|"
+                r"not (?:yet )?(?:recovered|resolved)")
+_HEADING_ITEM = re.compile(r"^[^:;.]{0,60}:$")
+"""A short heading that only introduces the sub-items below it ("Prior anticancer therapies:")."""
 _CONCURRENT_ONLY = _rx(r"\b(?:no|any) (?:other )?(?:concurrent|concomitant)|currently receiving|current use|"
                        r"^\W*(?:concurrent|concomitant)|\bunder (?:immunotherapy|chemotherapy)|ongoing")
-_NAIVE = _rx(r"treatment[- ]na[iï]ve|previously untreated|\buntreated\b(?= [^.]{0,40}(?:advanced|metastatic|"
-             r"disease|cancer|NSCLC|carcinoma|tumou?r))|"
+_NAIVE = _rx(r"treatment[- ]na[iï]ve|previously untreated|" + _UNTREATED_CANCER + r"|"
              r"na[iï]ve to (?:prior )?(?:systemic|treatment|therapy)")
 
 
@@ -244,8 +255,10 @@ def _io_kind(text: str, f: str, section: str) -> str | None:
         return None
     if io and _ALLOWED.search(text, f):
         return "allow"
-    if io and _TOXICITY.search(text, f):
-        return None
+    if (io or sys_all) and _TOXICITY.search(text, f):
+        return None  # "AEs from prior anti-tumour therapy have not recovered" / irAE clauses
+    if _HEADING_ITEM.match(text) and not _NEGATED.search(text, f):
+        return None  # the sub-items decide
     if naive:
         return "excl"
     washout = _washout_only(text, f)
@@ -345,8 +358,10 @@ def _line_kind(text: str, f: str, section: str) -> str | None:
     ``f`` its fold) says about the line of therapy."""
     if not (_LINE_GATE_EXCLUSION if section == "exclusion" else _LINE_GATE).possible(f):
         return None
-    if _LINE_IRRELEVANT.search(text, f):
-        return None
+    irrelevant = _LINE_IRRELEVANT.search(text, f)
+    if irrelevant and not (section != "exclusion" and irrelevant.group(0).lower().startswith("toxicit")
+                           and (p0 := _PREV.search(text, f)) is not None and p0.start() < irrelevant.start()):
+        return None  # yet "failure of ... prior therapy (progression or intolerable toxicity)" counts
     if section == "exclusion":
         if _FIRST_EXCL.search(text, f) and not _washout_only(text, f) \
                 and not _CONCURRENT_ONLY.search(text, f) and not re.search(
@@ -373,6 +388,16 @@ def _line_kind(text: str, f: str, section: str) -> str | None:
     return None
 
 
+_SUBGROUP = _rx(r"^\W*(?:for |in )?(?:patients|participants|subjects) with "
+               r"(?!(?:solid|advanced|malignant|metastatic|recurrent|the|their|a|an|any|all)\b)"
+               r"(?:(?:[\w-]+ ){1,2}(?:cancers?|carcinomas?|tumou?rs?)|(?:[\w-]+ ){0,2}[a-z]+omas?)\b")
+
+
+def _subgroup_limited(it: Item) -> bool:
+    """A requirement that binds one cohort or one tumour type ("Patients with thyroid cancer must ...")."""
+    return _cohort_limited(it) or bool(_SUBGROUP.search(it.flat, it.folded))
+
+
 def line_of_therapy(t: TrialText) -> Result:
     """``first_line`` (no prior systemic therapy for advanced disease), ``previously_treated``
     (inclusion requires prior therapy), ``any`` (both, or explicitly either), ``unknown``.
@@ -392,6 +417,8 @@ def line_of_therapy(t: TrialText) -> Result:
         return Result("any", ev(first[:1] + prev[:1]))
     if first:
         return Result("first_line", ev(first[:1]))
+    if prev and caps and all(_subgroup_limited(i) for i in prev):
+        return Result("any", ev(caps[:1] + prev[:1]))  # only a subgroup must be pretreated; others: 0..cap
     if prev:
         return Result("previously_treated", ev(prev[:1]))
     if caps:
