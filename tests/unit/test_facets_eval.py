@@ -89,7 +89,7 @@ def test_evaluate__labelled_set(labelled_tables: dict[str, pd.DataFrame]) -> Non
     assert report.evidence_pieces > 100
     assert report.evidence_verbatim_share == 1.0, report.evidence_failures[:5]
     names = [s.name for s in report.splits]
-    assert names == ["dev", "heldout", "heldout2", "all"]
+    assert names == ["dev", "dev2", "heldout", "heldout2", "all"]
     everything = report.split("all")
     assert everything.n == len(labels) >= 80
     p, r, f1 = everything.classes.micro()
