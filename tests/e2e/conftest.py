@@ -74,14 +74,14 @@ def e2e_data_dir(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         mp.undo()
 
 
-@pytest.fixture(scope="session")
-def app_url(e2e_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run app.py` headless on a free port, healthy; stopped at the end of the session."""
+def serve_app(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`streamlit run app.py` headless on a free port over ``data_dir``; yields its URL once healthy
+    and stops it when the generator closes. Shared by the e2e and the hostile-content browser tests."""
     port = _free_port()
     log = tmp_path_factory.mktemp("streamlit-log") / "streamlit.log"
     env = {
         **os.environ,
-        "TRIALFINDER_DATA_DIR": str(e2e_data_dir),
+        "TRIALFINDER_DATA_DIR": str(data_dir),
         "TRIALFINDER_API_URL": "http://127.0.0.1:9/api/v2",
     }
     cmd = [
@@ -102,6 +102,12 @@ def app_url(e2e_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app_url(e2e_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`streamlit run app.py` headless on a free port, healthy; stopped at the end of the session."""
+    yield from serve_app(e2e_data_dir, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

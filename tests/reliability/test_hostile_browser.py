@@ -9,58 +9,25 @@ hostile snapshot of ``tests/reliability/conftest.py`` (TEST-ONLY variations of r
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM_ARGS, _free_port, _wait_healthy, chromium_path
+from tests.e2e.conftest import CHROMIUM_ARGS, chromium_path, serve_app
 from tests.reliability.hostile import HOSTILE
 from trialfinder.store import Snapshot
 
 __all__ = ["chromium_path"]
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 KINDS = ("script", "html", "md-link", "md-image", "math", "streamlit-markup", "rtl", "control")
-
-
-def _serve(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run app.py` headless on a free port over ``data_dir``, until the generator closes."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("hostile-streamlit") / "streamlit.log"
-    env = {
-        **os.environ,
-        "TRIALFINDER_DATA_DIR": str(data_dir),
-        "TRIALFINDER_API_URL": "http://127.0.0.1:9/api/v2",
-    }
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc, log)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def hostile_app_url(hostile_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from _serve(hostile_data, tmp_path_factory)
+    yield from serve_app(hostile_data, tmp_path_factory)
 
 
 def _settle(page: object) -> None:
@@ -205,7 +172,7 @@ def hostile_enum_app_url(studies_dir: Path, tmp_path_factory: pytest.TempPathFac
     data_dir = tmp_path_factory.mktemp("hostile-enum-browser-data") / "data"
     res = CliRunner().invoke(cli, ["import", str(src), "--data-dir", str(data_dir)])
     assert res.exit_code == 0, res.output
-    yield from _serve(data_dir, tmp_path_factory)
+    yield from serve_app(data_dir, tmp_path_factory)
 
 
 def test_browser__hostile_enum_values_inert_on_detail_page(
