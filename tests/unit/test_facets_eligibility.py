@@ -6,6 +6,8 @@ evidence is the deciding sentence, verbatim.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,7 +20,7 @@ from trialfinder.facets.eligibility import (
     line_of_therapy,
     prior_immunotherapy,
 )
-from trialfinder.facets.text import Intervention, TrialText, segment
+from trialfinder.facets.text import Arm, Intervention, TrialText, segment
 
 
 def trial(
@@ -442,3 +444,121 @@ def test_line_of_therapy__requirement_of_one_tumour_type_with_a_cap_is_any() -> 
         "* Prior Therapy: 1) There is no limit to the number of prior treatment regimens"
     )
     assert line_of_therapy(trial(inc)).value == "previously_treated"
+
+
+# ------------------------------------------------------- third round of rules (dev2 misses)
+
+
+def test_prior_immunotherapy__including_immunotherapy_in_an_exclusion_lists_what_is_excluded() -> None:
+    # NCT05394337
+    sent = "Any prior therapy for urothelial cancer, including immunotherapy, chemotherapy, or radiotherapy"
+    inc = "4. Histologically or cytologically confirmed proof of muscle invasive urothelial cancer."
+    r = prior_immunotherapy(trial(inc, f"2. {sent}"))
+    assert r.value == "excluded" and r.evidence == (sent,)
+
+
+def test_prior_immunotherapy__exclusion_scoped_to_some_cohorts_is_allowed() -> None:
+    # NCT05483400: the exclusion binds cohorts 1, 2 and 4; the contraindication clause names the study
+    # drugs but is not about prior immunotherapy
+    exc = (
+        "* Prior immune checkpoint inhibitor treatment, including but not limited to anti-PD1 and anti-PD-L1 "
+        "antibodies (only for cohort 1, 2 and 4).\n"
+        "* Any other diseases, metabolic dysfunction, physical examination finding, or clinical laboratory "
+        "finding giving reasonable suspicion of a disease or condition that contraindicates the use "
+        "atezolizumab and tiragolumab, or that may affect the interpretation of the results or render the "
+        "patient at high risk from complications."
+    )
+    r = prior_immunotherapy(trial("* Measurable disease, as defined by RECIST v1.1.", exc))
+    assert r.value == "allowed"
+    unscoped = exc.replace(" (only for cohort 1, 2 and 4)", "")
+    t = trial("* Measurable disease, as defined by RECIST v1.1.", unscoped)
+    assert prior_immunotherapy(t).value == "excluded"
+
+
+def test_prior_immunotherapy__curability_clause_is_not_about_prior_therapy() -> None:
+    # NCT06953089 (inclusion)
+    inc = (
+        "* For HNSCC patients: Histologically or cytologically confirmed recurrent (recurrent disease that "
+        "is not amendable to curative treatment with local/ or systemic therapies)/ (disseminated) HNSCC of "
+        "the oral cavity, oropharynx, hypopharynx, and larynx that is considered incurable by local "
+        "therapies."
+    )
+    assert prior_immunotherapy(trial(inc)).value == "unstated"
+
+
+def test_prior_immunotherapy__non_cancer_trial_is_unstated() -> None:
+    # NCT05695261 (peanut allergy): oral immunotherapy is not cancer immunotherapy
+    t = trial(
+        "* Peanut allergy",
+        "* Patients who have received peanut oral immunotherapy within the past 6 months (Part A only).",
+        conditions=("Peanut Allergy",),
+        title="Peanut Allergy Study",
+    )
+    assert prior_immunotherapy(t).value == "unstated"
+    assert line_of_therapy(t).value == "unknown"
+
+
+def test_prior_immunotherapy__drug_induced_event_history_is_a_toxicity_clause() -> None:
+    # sentence from NCT02596321 (an angioedema trial), placed in a cancer trial for this test
+    t = trial(
+        "* Metastatic solid tumours",
+        "* A history of drug induced (incl. immunotherapy) facial angioedema or a family (parents and "
+        "siblings) history of hereditary angioedema",
+    )
+    assert prior_immunotherapy(t).value == "unstated"
+
+
+def test_line_of_therapy__acronym_for_disease_must_be_upper_case() -> None:
+    # NCT05101070: "for any indication" is not "for NSCLC"; the CRC parts require progression
+    inc = (
+        "5. (Part B CRC cohorts only) Participants must have histologically or cytologically confirmed "
+        "adenocarcinoma of the colon or rectum, who had disease progression on or after receiving all of the "
+        "following standard of care systemic therapies for advanced or metastatic disease"
+    )
+    t = trial(inc, "20. Prior treatment with anti-CCR8 antibody for any indication.")
+    assert line_of_therapy(t).value == "previously_treated"
+    # an upper-case disease acronym still marks first line (wording of NCT06627647-style exclusions)
+    t2 = trial("* Stage IV NSCLC", "* Any prior systemic therapy received for advanced or mNSCLC.")
+    assert line_of_therapy(t2).value == "first_line"
+
+
+def test_line_of_therapy__standard_treatment_proven_ineffective_is_previously_treated() -> None:
+    # NCT05276609
+    sent = (
+        "2. Histologically or cytologically confirmed, locally advanced or metastatic solid tumors for which "
+        "standard treatment either does not exist or has proven ineffective or unavailable or intolerable"
+    )
+    assert line_of_therapy(trial(sent)).value == "previously_treated"
+
+
+def test_advanced_disease__recurrence_after_front_line_beats_a_resectability_item() -> None:
+    # NCT05474378: recurrent GBM, resection planned as standard of care
+    inc = (
+        "* Histologically confirmed high grade (WHO Grade IV) glioma including but not limited to "
+        "glioblastoma. Patients must also have evidence of tumor recurrence/progression by MRI (RANO "
+        "criteria) after standard front-line therapy. b. First recurrence or progressive disease after a "
+        "standard line therapy.\n"
+        "* Resectable disease: Resection is being considered as part of the standard of care for the "
+        "patient and it is thought that it is feasible that a majority of contrast-enhancing tumor "
+        "mass/signal can be resected."
+    )
+    t = trial(inc)
+    assert advanced_disease(t).value == "yes"
+    assert line_of_therapy(t).value == "previously_treated"
+
+
+def test_advanced_disease__arm_for_advanced_disease_beside_a_resectable_cohort() -> None:
+    # NCT05483400: criteria describe only the resectable HNSCC cohort; an arm is for metastatic disease
+    inc = (
+        "* For the head and neck squamous cell carcinoma cohort specific eligibility criteria apply:\n\n"
+        "  1. clinical T2-4a, or node positive resectable HPV-unrelated HNSCC (oral cavity, larynx, "
+        "hypopharynx, p16-negative oropharynx or p16 negative unknown primary)"
+    )
+    arms = (
+        Arm("Localized Head and Neck Squamous Cell Cancer", "EXPERIMENTAL", "", ()),
+        Arm("Advanced or Metastatic dMMR/MSI Cancer", "EXPERIMENTAL", "", ()),
+    )
+    t = dataclasses.replace(trial(inc), arms=arms)
+    r = advanced_disease(t)
+    assert r.value == "yes" and r.evidence == ("Advanced or Metastatic dMMR/MSI Cancer",)
+    assert advanced_disease(dataclasses.replace(t, arms=arms[:1])).value == "no"

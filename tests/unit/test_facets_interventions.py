@@ -270,3 +270,26 @@ def test_vocabulary__covers_every_recorded_intervention(shared_dir: Path) -> Non
 )
 def test_resolve__generic_descriptions(name: str, expected: list[str]) -> None:
     assert classes(iv("BIOLOGICAL", name)) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "cls"),
+    [
+        ("SYS6043", "targeted_therapy"),  # NCT07424547 summary: "a B7-H3-targeted antibody-drug conjugate"
+        ("PM1021", "checkpoint_inhibitor"),  # NCT05537051 title: "PM1021 (Anti-TIGIT)"
+        ("PM1009", "checkpoint_inhibitor"),  # record title: "PM1009 (Anti-TIGIT/PVRIG)"
+        ("AZD6750", "immunomodulator"),  # record title: "AZD6750, a CD8 Guided IL-2 Agent"
+        ("ILB-3101", "targeted_therapy"),  # record summary: "antibody-drug conjugate (ADC)"
+        ("HRS-5041", "targeted_therapy"),  # record description: PROTAC targeting androgen receptors
+        ("BAY3375968", "other_immunotherapy"),  # record title: "an Anti-CCR8 Antibody"
+        ("BNT324", "targeted_therapy"),  # = DB-1311, B7-H3 ADC (was also listed in a catch-all entry)
+    ],
+)
+def test_lookup__code_names_corrected_from_record_text(code: str, cls: str) -> None:
+    agent = lookup(code)
+    assert agent is not None and agent.cls == cls
+
+
+def test_resolve__named_ectomy_is_surgery() -> None:
+    # NCT06014255 describes its comparator as "Radical prostatectomy within 4-8 weeks of randomization."
+    assert classes(iv("PROCEDURE", "Radical prostatectomy")) == ["surgery"]

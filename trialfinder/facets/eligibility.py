@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from trialfinder.facets.base import Facet, Result
-from trialfinder.facets.prefilter import Gate, Rx
+from trialfinder.facets.prefilter import Gate, Rx, fold
 from trialfinder.facets.text import Item, TrialText, clean_piece, is_cancer_trial, is_meso_trial, segment
 
 _ITEM_CACHE = 1 << 16
@@ -85,7 +85,10 @@ _ADV_STRONG = _rx(
     r"for which no (?:standard|curative)|no (?:standard|"
     r"effective standard) (?:of care )?(?:therapy|treatment)|"
     r"fail(?:ed|ure of|ing) (?:a minimum of |at least |≥ ?)?(?:standard|prior|previous|\d|one|two|a prior|"
-    r"first[- ]line)|progress\w* (?:on|after|following|during) (?:standard|prior|at least)|"
+    r"first[- ]line)|"
+    r"progress\w* (?:disease )?(?:on|after|following|during) (?:an? )?(?:standard|prior|at least)|"
+    r"(?:first|second|tumou?r|documented|radiographic\w*|locoregional|local) recurrence|"
+    r"recurrence/progression|"
     r"non-?progressive (?:after|following)|without (?:disease )?progression (?:after|following)|"
     r"(?:after|following|completion of)[^.;]{0,40}\bfirst[- ]line (?:chemo|systemic|therapy|treatment)|"
     r"(?:previously treated|after (?:at least )?(?:one|1) (?:prior )?(?:line|regimen))|"
@@ -141,6 +144,15 @@ def _adv_kind(text: str, f: str, section: str, listed: bool) -> str | None:
     return None
 
 
+def _advanced_arm(t: TrialText) -> str | None:
+    """The first arm label that names advanced disease (strong phrases only, not negated)."""
+    for a in t.arms:
+        label = " ".join(a.label.split())
+        if label and _adv_kind(label, fold(label), "arm", False) == "strong":
+            return a.label.strip()
+    return None
+
+
 def advanced_disease(t: TrialText) -> Result:
     """``yes`` when stage IV / metastatic / unresectable / recurrent patients can enroll, ``no`` for
     early, resectable, (neo)adjuvant, curative-intent or prevention trials, else ``unknown``.
@@ -162,6 +174,9 @@ def advanced_disease(t: TrialText) -> Result:
             elif kind == "weak" and weak is None:
                 weak = it
         if early is not None:
+            arm = _advanced_arm(t) if group is crit else None
+            if arm is not None:  # e.g. a resectable cohort beside an "Advanced or Metastatic ..." arm
+                return Result("yes", (arm,))
             return Result("no", (clean_piece(early.text),))
         if weak is not None:
             return Result("yes", (clean_piece(weak.text),))
@@ -181,7 +196,7 @@ _IO = _rx(
     r"\batezolizumab|\bdurvalumab|\bavelumab|\bcemiplimab|T[- ]cell co-?stimulation"
 )
 _IO_IRRELEVANT = _rx(r"allerg|desensiti|live (?:attenuated )?vacc|biops|tissue|specimen|pregnan|breastfeed|"
-                     r"contracep|hypersensitiv|excipient")
+                     r"contracep|hypersensitiv|excipient|contraindicat")
 _UNTREATED_CANCER = (r"\buntreated\b(?= [^.]{0,40}(?:advanced|metastatic|disease|cancer|NSCLC|carcinoma|"
                      r"tumou?r|[a-z]+omas?\b|\bstage\b|leuka?emia))")
 """'untreated' followed by what is untreated: the cancer (by any '-oma' name), its stage or the disease."""
@@ -209,6 +224,17 @@ _ALLOWED = _rx(
     r"(?:including|incl\.) (?:prior )?immunotherapy|"
     r"patients with prior[^.]{0,60}(?:must|may|are eligible|can)"
 )
+_ALLOWED_IN_EXCLUSION = _rx(
+    r"(?:prior(?! to)|previous)[^.]{0,60}(?:is|are) (?:allowed|permitted|acceptable|eligible)|"
+    r"(?:allowed|permitted|eligible)[^.]{0,40}(?:prior|previous)[^.]{0,40}immun|"
+    r"(?:are|is) eligible, including[^.]{0,40}(?:immun|checkpoint)|"
+    r"may have (?:been|received|had)[^.]{0,80}immun|regardless of prior|"
+    r"patients with prior[^.]{0,60}(?:may|are eligible|can)"
+)
+"""Permissions that can sit in an exclusion item; "including immunotherapy" there lists what is excluded."""
+_COHORT_SCOPED = _rx(r"\bonly (?:for|in) (?:cohorts?|parts?|arms?)\b|"
+                     r"\((?:cohorts?|parts?|arms?) [^()]{1,40} only\)")
+"""An exclusion that names the cohorts it applies to ("(only for cohort 1, 2 and 4)")."""
 _COHORT = _rx(r"\b(?:cohorts?|parts?|arms?|phase\s*(?:1|I|2|II)[ab]?|group|sub-?study|substudy)\s*[A-Z0-9]|"
               r"\bMSI-H|\bdMMR|\bmelanoma:|\bsubjects? with [A-Z]{2,}")
 
@@ -219,10 +245,10 @@ _SYS_IRRELEVANT = _rx(
     r"growth factor|transfusion|anticoagul|antibiotic|anti-infective|contracept|"
     r"pneumonitis|interstitial lung|lung disease|\bILD\b|requir\w* (?:\w+ ){0,2}systemic|"
     r"\bother (?:\w+ ){0,2}(?:malignan\w*|tumou?rs?|cancers?)\b|"
-    r"(?:second|another|additional) (?:primary )?malignan"
+    r"(?:second|another|additional) (?:primary )?malignan|amend?able to"
 )
 _TOXICITY = _rx(r"toxicit|adverse (?:event|reaction)|\birAEs?\b|immune[- ]related|hypersensitivity|intoleran|"
-                r"not (?:yet )?(?:recovered|resolved)")
+                r"not (?:yet )?(?:recovered|resolved)|\binduced\b")
 _HEADING_ITEM = re.compile(r"^[^:;.]{0,60}:$")
 """A short heading that only introduces the sub-items below it ("Prior anticancer therapies:")."""
 _CONCURRENT_ONLY = _rx(r"\b(?:no|any) (?:other )?(?:concurrent|concomitant)|currently receiving|current use|"
@@ -253,7 +279,7 @@ def _io_kind(text: str, f: str, section: str) -> str | None:
         return None
     if _CONCURRENT_ONLY.search(text, f) and not re.search(r"\b(?:prior|previous(?:ly)?)\b", text, re.I):
         return None
-    if io and _ALLOWED.search(text, f):
+    if io and (_ALLOWED_IN_EXCLUSION if section == "exclusion" else _ALLOWED).search(text, f):
         return "allow"
     if (io or sys_all) and _TOXICITY.search(text, f):
         return None  # "AEs from prior anti-tumour therapy have not recovered" / irAE clauses
@@ -296,7 +322,9 @@ def _cohort_limited(it: Item) -> bool:
 def prior_immunotherapy(t: TrialText) -> Result:
     """Can a patient who already had immunotherapy join? ``excluded`` / ``required`` / ``allowed`` /
     ``unstated`` (a washout alone is unstated). Mixed cohorts (some require or allow it, others
-    exclude it) give ``allowed``."""
+    exclude it, or an exclusion scoped to some cohorts) give ``allowed``. Non-cancer trials: ``unstated``."""
+    if not is_cancer_trial(t):
+        return Result("unstated")  # the question is about cancer immunotherapy (allergen OIT/SLIT is not)
     excl, req, allow = _io_statements(t)
     ev = lambda items: tuple(clean_piece(i.text) for i in items)  # noqa: E731
     if req and excl:
@@ -307,6 +335,8 @@ def prior_immunotherapy(t: TrialText) -> Result:
         return Result("required", ev(req[:1]))
     if excl and allow:
         return Result("allowed", ev(allow[:1] + excl[:1]))
+    if excl and all(_COHORT_SCOPED.search(i.flat, i.folded) for i in excl):
+        return Result("allowed", ev(excl[:1]))  # the exclusion binds some cohorts only
     if excl:
         return Result("excluded", ev(excl[:1]))
     if allow:
@@ -324,12 +354,14 @@ _FIRST = _rx(
     r"not (?:have )?received (?:any )?prior (?:\w+ )?(?:chemotherapy|therapy|treatment) for"
 )
 _PREV = _rx(
-    r"previously treated|pre-?treated|\bprogress\w* (?:on|after|following|during|or recurrence after)|"
+    r"previously treated|pre-?treated|"
+    r"\bprogress\w* (?:disease )?(?:on|after|following|during|or recurrence after)|"
+    r"(?:proven|been|is|are) ineffective|no longer effective|"
     r"refractory|relapsed|\bfail\w* (?:of )?(?:at least|≥|prior|standard|\d|one|two)|failed|"
     r"(?:at least|≥|minimum (?:of )?)\s*(?:one|1|two|2|three|3)\s*(?:prior |previous |line|regimen|systemic|"
     r"standard)|second[- ]line|third[- ]line|\b2L\b|after (?:at least )?(?:one|1|first[- ]line)|"
     r"(?:must|should) have (?:received|had)|have received (?:standard )?first[- ]line|resistan\w*|"
-    r"(?:after|following|completion of) [^.]{0,40}first[- ]line|salvage|"
+    r"(?:after|following|completion of) [^.]{0,40}(?:first|front)[- ]line|salvage|"
     r"recurrent [^.]{0,30}after|intolerant (?:of|to) (?:standard|prior)"
 )
 _ANY = _rx(r"any line|regardless of (?:prior|previous)|with or without prior")
@@ -345,7 +377,7 @@ _FIRST_EXCL = _rx(r"\b(?:prior|previous|any|received|"
                   r"receipt of)\b[^.]{0,40}\b(?:systemic|systematic|chemotherap\w*|"
                   r"anti-?cancer|treatment|therapy)[^.]{0,60}\b(?:for|"
                   r"in) (?:the )?(?:advanced|metastatic|MPM|"
-                  r"mesothelioma|locally advanced|recurrent|unresectable|[A-Z]{2,})")
+                  r"mesothelioma|locally advanced|recurrent|unresectable|(?-i:[A-Z]{2,})\b)")
 
 
 _LINE_GATE = Gate(_ANY, _FIRST, _NAIVE, _PREV, _CAP)  # an item none of these can match says nothing
@@ -402,7 +434,7 @@ def line_of_therapy(t: TrialText) -> Result:
     """``first_line`` (no prior systemic therapy for advanced disease), ``previously_treated``
     (inclusion requires prior therapy), ``any`` (both, or explicitly either), ``unknown``.
     Trials for early (non-advanced) disease are ``unknown``: lines count advanced-disease treatment."""
-    if advanced_disease(t).value == "no":
+    if not is_cancer_trial(t) or advanced_disease(t).value == "no":
         return Result("unknown")
     found: dict[str, list[Item]] = {"first": [], "prev": [], "any": [], "cap": []}
     for it in items_of(t):
@@ -550,7 +582,7 @@ def _reads(*extra: str) -> tuple[str, ...]:
 
 
 ADVANCED_DISEASE = Facet("advanced_disease", _reads("trials.title", "trials.official_title",
-                                                    "trials.conditions", "trials.keywords"),
+                                                    "trials.conditions", "trials.keywords", "arms.label"),
                          advanced_disease, ("yes", "no", "unknown"), advanced_disease.__doc__ or "")
 PRIOR_IMMUNOTHERAPY = Facet("prior_immunotherapy", _reads(), prior_immunotherapy,
                             ("excluded", "required", "allowed", "unstated"),

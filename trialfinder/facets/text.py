@@ -303,7 +303,7 @@ def clean_piece(text: str) -> str:
 
 CANCER_RE = re.compile(
     r"cancer|carcinom|tumou?r|neoplas|lymphom|leuk[a]?emi|melanom|sarcom|mesothelio|myelom|gliom|glioblastom|"
-    r"malignan|metasta|oncolog|blastoma|DIPG|pontine glioma|adenocarcinom",
+    r"malignan|metasta|oncolog|blastoma|DIPG|pontine glioma|adenocarcinom|lymphoblastic|\b[BT]-ALL\b",
     re.I,
 )
 _NOT_CANCER = re.compile(r"tumou?r lysis syndrome", re.I)
