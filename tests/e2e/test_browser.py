@@ -181,6 +181,16 @@ def test_browser__patient_and_navigator_walkthrough(
             dl_info.value.save_as(html_path)
             printable = html_path.read_text(encoding="utf-8")
             assert printable.count('class="page"') == 2 and nct_id in printable and "<script" not in printable
+            # printed (chromium's own PDF), it is a cover page plus exactly one page per trial
+            print_page = context.new_page()
+            print_page.set_content(printable, wait_until="load")
+            for paper in ("Letter", "A4"):
+                pdf = print_page.pdf(format=paper)
+                assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1 + 2, paper
+            print_page.set_viewport_size({"width": 816, "height": 1056})
+            print_page.emulate_media(media="print")
+            print_page.screenshot(path=str(screenshots_dir / "04b-printable.png"), full_page=True)
+            print_page.close()
 
             # every other page renders
             for name, heading, shot in (

@@ -139,3 +139,43 @@ def test_from_query_params__warnings_quote_link_text_inertly() -> None:
     assert "(zip)" in warnings[3] and "\\[k\\]\\(javascript\\:\u200bx\\)" in warnings[4]
     outside = [re.sub(r"(`+).*?\1", "", w) for w in warnings]
     assert not any(re.search(r"(?<!\\)(\]\(|!\[|\$e|<b)", w) for w in outside), outside
+
+
+def test_printable_html__long_trial_is_trimmed_to_fit_one_page(tables: dict[str, pd.DataFrame]) -> None:
+    from trialfinder.ui.printable import MAX_CRITERIA_CHARS, MAX_SITES
+
+    t = dict(tables)
+    locs = t["locations"]
+    nct = str(locs["nct_id"].value_counts().index[0])  # the real trial with the most sites
+    n_sites = int((locs["nct_id"] == nct).sum())
+    assert n_sites > MAX_SITES
+    elig = t["eligibility"].copy()
+    row = elig.index[elig["nct_id"] == nct][0]
+    real = str(elig.at[row, "criteria"] or "Inclusion Criteria: adults")
+    # test-only variation of the real criteria: blank lines between items, and much longer
+    elig.at[row, "criteria"] = "\n\n\n".join([real] * 6)
+    t["eligibility"] = elig
+    page = printable_html(t, [nct], data_as_of="2026-03-13")
+    body = page.split('<section class="page">', 1)[1]
+    assert body.count("<li>") == MAX_SITES and f"Sites ({n_sites})" in body
+    assert f"and {n_sites - MAX_SITES} more on ClinicalTrials.gov" in body
+    crit = body.split('<div class="criteria">', 1)[1].split("</div>", 1)[0]
+    assert "\n\n" not in crit and len(crit) <= MAX_CRITERIA_CHARS * 2  # escaped text may grow
+    assert "Shortened; the full criteria are on ClinicalTrials.gov." in body
+    assert "@page" in page  # print margins are ours, not the browser's default
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "text"),
+    [
+        (18.0, None, "18 years and older"),
+        (18.0, 75.0, "18 to 75 years"),
+        (None, 65.0, "up to 65 years"),
+        (float("nan"), None, "no limits stated"),
+        (0.5, None, "0.5 years and older"),
+    ],
+)
+def test_age_range_text__plain_words(lo: float | None, hi: float | None, text: str) -> None:
+    from trialfinder.ui.labels import age_range_text
+
+    assert age_range_text(lo, hi) == text

@@ -130,3 +130,16 @@ def evidence_list(value: object) -> list[str]:
     for item in as_list(value):
         out.extend(e.strip() for e in str(item).split(EVIDENCE_SEP) if e.strip())
     return list(dict.fromkeys(out))
+
+
+def age_range_text(min_years: object, max_years: object) -> str:
+    """An age range in words: ``18, None`` → ``"18 years and older"``; none: ``"no limits stated"``."""
+    lo = None if is_missing(min_years) or str(min_years).strip() == "" else f"{float(str(min_years)):g}"
+    hi = None if is_missing(max_years) or str(max_years).strip() == "" else f"{float(str(max_years)):g}"
+    if lo and hi:
+        return f"{lo} to {hi} years"
+    if lo:
+        return f"{lo} years and older"
+    if hi:
+        return f"up to {hi} years"
+    return "no limits stated"

@@ -7,6 +7,7 @@ ours. The page needs no script, font or image from anywhere (it works offline an
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,11 +27,14 @@ from trialfinder.ui.labels import (
 )
 from trialfinder.ui.safe import is_missing, registry_url
 
-MAX_SITES = 12
-MAX_CRITERIA_CHARS = 2500
+MAX_SITES = 5  # open sites first; the rest are counted (a trial must fit on one printed page)
+MAX_CRITERIA_CHARS = 1500
+MAX_QUOTE_CHARS = 220
+_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1f24; margin: 0; }
+@page { margin: 12mm; }
 .page { padding: 18mm 16mm; page-break-after: always; break-after: page; }
 .page:last-child { page-break-after: auto; break-after: auto; }
 h1 { font-size: 19px; margin: 0 0 4px; } h2 { font-size: 14px; margin: 14px 0 4px; }
@@ -39,9 +43,10 @@ h1 { font-size: 19px; margin: 0 0 4px; } h2 { font-size: 14px; margin: 14px 0 4p
 .facts th { text-align: left; width: 30%; vertical-align: top; padding: 3px 6px; background: #f6f8fa; }
 .facts td { padding: 3px 6px; vertical-align: top; } .facts tr { border-bottom: 1px solid #eaeef2; }
 .quote { color: #57606a; font-style: italic; }
-.criteria { white-space: pre-wrap; font-size: 11px; border-left: 3px solid #d0d7de; padding-left: 8px; }
-ul { margin: 4px 0; padding-left: 18px; font-size: 12px; } .note { font-size: 11px; color: #57606a; }
-.cover h1 { font-size: 22px; } @media print { .noprint { display: none; } }
+.criteria { white-space: pre-wrap; font-size: 10px; line-height: 1.3; border-left: 3px solid #d0d7de;
+  padding-left: 8px; }
+ul { margin: 4px 0; padding-left: 18px; font-size: 11px; } .note { font-size: 11px; color: #57606a; }
+.cover h1 { font-size: 22px; } @media print { .noprint { display: none; } .page { padding: 0; } }
 """
 
 
@@ -50,6 +55,11 @@ def _t(v: Any) -> str:
     if is_missing(v):
         return ""
     return html.escape(str(v), quote=True)
+
+
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut at a word before ``limit`` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
 
 
 def _first(df: pd.DataFrame | None, nct_id: str) -> dict[str, Any]:
@@ -61,7 +71,7 @@ def _first(df: pd.DataFrame | None, nct_id: str) -> dict[str, Any]:
 
 def _fact(name: str, value: str, evidence: Any) -> str:
     ev = evidence_list(evidence)
-    quote = "".join(f'<div class="quote">“{_t(e)}”</div>' for e in ev[:2])
+    quote = "".join(f'<div class="quote">“{_t(_shorten(e, MAX_QUOTE_CHARS))}”</div>' for e in ev[:1])
     return f"<tr><th>{html.escape(name)}</th><td>{value}{quote}</td></tr>"
 
 
@@ -103,7 +113,7 @@ def _trial_page(tables: Mapping[str, pd.DataFrame], nct_id: str, data_as_of: str
             items.append(
                 f"<li><b>{_t(s.get('facility'))}</b> — {place}"
                 + (f" ({st_label})" if st_label else "")
-                + (f"<br>{contact}" if contact else "")
+                + (f" · {contact}" if contact else "")
                 + "</li>"
             )
         more = len(mine) - MAX_SITES
@@ -111,7 +121,7 @@ def _trial_page(tables: Mapping[str, pd.DataFrame], nct_id: str, data_as_of: str
             sites_html = f"<h2>Sites ({len(mine)})</h2><ul>{''.join(items)}</ul>" + (
                 f'<p class="note">… and {more} more on ClinicalTrials.gov.</p>' if more > 0 else ""
             )
-    crit = str(elig.get("criteria") or "")
+    crit = _BLANK_LINES.sub("\n", str(elig.get("criteria") or "")).strip()
     cut = len(crit) > MAX_CRITERIA_CHARS
     crit_html = (
         f'<h2>Eligibility (as registered)</h2><div class="criteria">{_t(crit[:MAX_CRITERIA_CHARS])}'

@@ -20,6 +20,7 @@ from trialfinder.ui.labels import (
     PRIOR_IO_LABELS,
     SEX_LABELS,
     STATUS_LABELS,
+    age_range_text,
     as_list,
     evidence_list,
     label,
@@ -249,13 +250,7 @@ def _eligibility(elig: dict[str, Any] | None, facets: dict[str, Any] | None) -> 
         for _t, _c, ev_col, _l in EVIDENCE_FACETS[1:]:
             needles.extend(_evidence(facets.get(ev_col)))
     facts = []
-    lo: Any = elig.get("min_age_years")
-    hi: Any = elig.get("max_age_years")
-    lo_s = f"{float(lo):g}" if _text(lo) else "no minimum"
-    hi_s = f"{float(hi):g}" if _text(hi) else "no maximum"
-    facts.append(
-        f"**Age:** {lo_s} to {hi_s} years" if _text(lo) or _text(hi) else "**Age:** no limits stated"
-    )
+    facts.append(f"**Age:** {age_range_text(elig.get('min_age_years'), elig.get('max_age_years'))}")
     facts.append(f"**Sex:** {safe_inline(label(SEX_LABELS, elig.get('sex')))}")
     st.markdown(" · ".join(facts))
     if needles:

@@ -404,7 +404,7 @@ def render() -> None:
     results = apply_filters(prepared, effective, origin=origin)
 
     n, total = len(results), len(prepared)
-    left, right = st.columns([5, 1], gap="medium")
+    left, right = st.columns([3, 1], gap="medium")  # the aside wide enough to read
     with left:
         st.subheader(f"{n:,} trial{'s' if n != 1 else ''} match" + ("" if n != 1 else "es"))
         where = ""

@@ -20,13 +20,23 @@ def _pretty(field: object, value: object) -> str:
     return str(value)
 
 
+def _when(created_at: object) -> str:
+    """``2026-11-21T14:42:47Z`` → ``21 November 2026, 14:42 UTC`` (anything unreadable is shown inertly)."""
+    if is_missing(created_at):
+        return "unknown time"
+    stamp = pd.to_datetime(str(created_at), utc=True, errors="coerce")
+    if pd.isna(stamp):
+        return safe_inline(created_at) or "unknown time"
+    return f"{stamp:%-d %B %Y, %H:%M} UTC"
+
+
 def render() -> None:
     loaded = data.load()
     st.title("What's new")
     manifest = loaded.snapshot.manifest
     changes = loaded.snapshot.tables.get("changes")
     st.caption(
-        f"Changes in the latest refresh ({safe_inline(manifest.get('created_at')) or 'unknown time'}) "
+        f"Changes in the latest refresh ({_when(manifest.get('created_at'))}) "
         "compared with the refresh before it."
     )
     if changes is None or changes.empty:
