@@ -9,6 +9,8 @@ class                       code  meaning
 TrialFinderError            1     anything else we anticipated
 UsageError                  64    bad command-line or user input
 DataError                   65    bad data: validation or sanity check failed
+SnapshotError               65    a snapshot that cannot be read or written
+StorageError                75    disk full while writing a snapshot (else 65)
 NotFoundError               66    no such study / file / snapshot
 TemporaryError              75    try again later: network, 429, 5xx, lock held
 ConfigError                 78    bad configuration or saved-search file
@@ -16,6 +18,8 @@ ConfigError                 78    bad configuration or saved-search file
 """
 
 from __future__ import annotations
+
+import errno as _errno
 
 EX_GENERIC = 1
 EX_USAGE = 64
@@ -140,6 +144,17 @@ class SnapshotError(TrialFinderError):
     """The snapshot store is unusable (corrupt manifest, unreadable table)."""
 
     exit_code = EX_DATAERR
+
+
+class StorageError(SnapshotError, OSError):
+    """A snapshot could not be written (disk full, permissions, I/O error). Still an ``OSError``
+    with the original ``errno``; a full disk or quota exits 75 (retry once there is space)."""
+
+    def __init__(self, message: str, *, errno_: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.errno = errno_
+        if errno_ in (_errno.ENOSPC, _errno.EDQUOT):
+            self.exit_code = EX_TEMPFAIL
 
 
 class NoSnapshotError(NotFoundError):

@@ -41,11 +41,11 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from trialfinder.errors import (
-    EX_TEMPFAIL,
     LockTimeoutError,
     NoSnapshotError,
     SanityCheckError,
     SnapshotError,
+    StorageError,
 )
 
 SCHEMA_VERSION = 1
@@ -80,17 +80,6 @@ _STR = pd.ArrowDtype(pa.string())
 _LOAD_ATTEMPTS = 3
 _UNSEEN = object()
 log = logging.getLogger(__name__)
-
-
-class StorageError(SnapshotError, OSError):
-    """The snapshot could not be written (disk full, permissions, I/O error). Still an ``OSError``
-    with the original ``errno``; a full disk or quota exits 75 (retry once there is space)."""
-
-    def __init__(self, message: str, *, errno_: int | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.errno = errno_
-        if errno_ in (errno.ENOSPC, errno.EDQUOT):
-            self.exit_code = EX_TEMPFAIL
 
 
 def _storage_error(exc: OSError, where: Path) -> StorageError:
