@@ -160,6 +160,21 @@ def test_detail__bad_nct_id_is_a_clear_message(app: AppTest) -> None:
     assert any("not an NCT ID" in e.value for e in at.error)
 
 
+@pytest.mark.parametrize(
+    ("nct", "flagged"),
+    [
+        ("NCT03710876", True),  # recorded as Recruiting, record last updated 2020-04-28
+        ("NCT03745326", False),  # Recruiting, record updated 2025-09-24: within two years of the data
+    ],
+)
+def test_detail__open_status_in_an_old_record_is_flagged(app: AppTest, nct: str, flagged: bool) -> None:
+    at = _detail(app, nct)
+    notes = [w for w in at.warning.values if "may be out of date" in w]
+    assert bool(notes) == flagged
+    if flagged:
+        assert "not been updated since 28 April 2020" in notes[0] and "“Recruiting”" in notes[0]
+
+
 def test_detail__unknown_nct_id_is_a_clear_message(app: AppTest) -> None:
     at = _detail(app, "NCT00000000")
     assert any("NCT00000000 is not in the current data" in w for w in at.warning.values)

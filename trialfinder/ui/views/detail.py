@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import altair as alt
@@ -17,6 +18,7 @@ from trialfinder.ui.labels import (
     ADVANCED_LABELS,
     CLASS_LABELS,
     LINE_LABELS,
+    OPEN_STATUSES,
     PRIOR_IO_LABELS,
     SEX_LABELS,
     STATUS_LABELS,
@@ -122,7 +124,25 @@ def _choose() -> str | None:
     return nid
 
 
-def _header(trial: dict[str, Any], nid: str) -> None:
+#: an open status in a record untouched this long before the data date may be out of date
+STALE_RECORD_DAYS = 730
+
+
+def stale_status_note(status: object, last_update: object, as_of: date | None) -> str | None:
+    """A warning when a record says it is open but was last updated over two years before the data."""
+    if as_of is None or is_missing(status) or str(status) not in OPEN_STATUSES or is_missing(last_update):
+        return None
+    updated = pd.to_datetime(str(last_update), errors="coerce")
+    if pd.isna(updated) or (as_of - updated.date()).days <= STALE_RECORD_DAYS:
+        return None
+    return (
+        f"The registry record has not been updated since {updated:%-d %B %Y}, so "
+        f"“{label(STATUS_LABELS, status)}” may be out of date. Check on ClinicalTrials.gov or ask the "
+        "trial team whether it is still open."
+    )
+
+
+def _header(trial: dict[str, Any], nid: str, as_of: date | None = None) -> None:
     st.header(safe_inline(trial.get("title")) or nid)
     official = _text(trial.get("official_title"))
     if official and official != _text(trial.get("title")):
@@ -145,6 +165,9 @@ def _header(trial: dict[str, Any], nid: str) -> None:
             components.add_to_shortlist(nid)
             st.toast(f"{nid} added to your shortlist")
             st.rerun()
+    stale = stale_status_note(trial.get("overall_status"), trial.get("last_update_posted"), as_of)
+    if stale:
+        st.warning(stale, icon=":material/history:")
     why = _text(trial.get("why_stopped"))
     if why:
         st.warning("Why it stopped, as the registry says: " + safe_inline(why), icon=":material/block:")
@@ -423,7 +446,7 @@ def render() -> None:
     facets = _row(tables.get("facets"), nid)
     elig = _row(tables.get("eligibility"), nid)
 
-    _header(trial, nid)
+    _header(trial, nid, data.data_date(loaded.snapshot.manifest))
     main, side = st.columns([3, 1], gap="large")
     with main:
         st.subheader("Why this trial may fit")

@@ -303,12 +303,12 @@ def _table(results: pd.DataFrame, with_distance: bool) -> None:
             c
             for c in (
                 "Trial",
+                "Status",
                 "Miles",
                 "Nearest recruiting site",
-                "For",
-                "Status",
                 "Phase",
                 "Treatment types",
+                "For",
                 "Sites",
                 "NCT ID",
                 "Last updated",
@@ -319,15 +319,15 @@ def _table(results: pd.DataFrame, with_distance: bool) -> None:
             "Trial": st.column_config.LinkColumn(
                 "Trial (opens ClinicalTrials.gov)",
                 display_text=r"https://clinicaltrials\.gov/study/NCT\d{8}#(.*)$",
-                width=320 if with_distance else 360,
+                width=280 if with_distance else 330,
             ),
             "NCT ID": st.column_config.TextColumn("NCT ID", width=108),
             "For": st.column_config.TextColumn(
                 "For", width=125, help="Mesothelioma trial, or a trial open to many solid tumours"
             ),
-            "Status": st.column_config.TextColumn("Status", width=125),
-            "Phase": st.column_config.TextColumn("Phase", width=85),
-            "Nearest recruiting site": st.column_config.TextColumn("Nearest recruiting site", width=180),
+            "Status": st.column_config.TextColumn("Status", width=110),
+            "Phase": st.column_config.TextColumn("Phase", width=75),
+            "Nearest recruiting site": st.column_config.TextColumn("Nearest recruiting site", width=170),
             "Sites": st.column_config.TextColumn("Sites", width=180),
             "Treatment types": st.column_config.ListColumn("Treatment types", width=180),
             "Miles": st.column_config.NumberColumn(
