@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from trialfinder.errors import UsageError
+from trialfinder.fsutil import atomic_write_bytes
 
 CONTRACT_COLUMNS: tuple[str, ...] = (
     "nct_id",
@@ -314,16 +313,5 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
         raise UsageError(f"{p} is a folder; give a file name such as {p / 'trials.csv'}")
     if not p.parent.exists():
         raise UsageError(f"folder {p.parent} does not exist")
-    data = to_csv_bytes(df)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(p, to_csv_bytes(df))
     return p
