@@ -21,8 +21,9 @@ IDS = ["NCT02628535", "NCT06790706", "NCT00001245"]  # real recorded studies
 
 def _commit(data_dir: Path, shared_dir: Path, ids: list[str]) -> str:
     paths = [shared_dir / "v2" / "studies" / f"{nct}.json" for nct in ids]
-    res = store.Store(data_dir, keep=1).commit(normalize(iter_records(paths)), {"mode": "import"},
-                                               check_count=False)
+    res = store.Store(data_dir, keep=1).commit(
+        normalize(iter_records(paths)), {"mode": "import"}, check_count=False
+    )
     name = store.current_name(data_dir)
     assert name is not None and res is not None
     return name

@@ -1,4 +1,4 @@
-"""The pure helpers of the trial detail page."""
+"""The stale-status warning of the trial detail page and the printable summary (pure)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from trialfinder.ui.views.detail import stale_status_note
+from trialfinder.ui.labels import stale_status_note
 
 AS_OF = date(2026, 3, 13)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 from pathlib import Path
@@ -179,3 +180,35 @@ def test_age_range_text__plain_words(lo: float | None, hi: float | None, text: s
     from trialfinder.ui.labels import age_range_text
 
     assert age_range_text(lo, hi) == text
+
+
+def test_printable_html__flags_an_open_status_in_an_old_record(tables: dict[str, pd.DataFrame]) -> None:
+    t = dict(tables)
+    trials = t["trials"].copy()
+    first, second = str(trials["nct_id"].iloc[0]), str(trials["nct_id"].iloc[1])
+    # test-only variations of two real records: both recruiting, one untouched for years, one recent
+    trials.loc[trials.index[:2], "overall_status"] = "RECRUITING"
+    trials.loc[trials.index[0], "last_update_posted"] = "2020-04-28"
+    trials.loc[trials.index[1], "last_update_posted"] = "2026-01-05"
+    t["trials"] = trials
+    page = printable_html(t, [first, second], data_as_of="2026-03-13")
+    old, new = page.split('<section class="page">')[1:3]
+    assert "not been updated since 28 April 2020" in old and "may be out of date" in old
+    assert "may be out of date" not in new
+    assert "may be out of date" not in printable_html(t, [first], data_as_of="")  # no data date, no claim
+
+
+def test_printable_html__a_sentence_is_quoted_once_per_page(tables: dict[str, pd.DataFrame]) -> None:
+    t = dict(tables)
+    facets = t["facets"].copy()
+    nct = str(facets["nct_id"].iloc[0])
+    crit = t["eligibility"].set_index("nct_id")["criteria"].astype("string").fillna("")
+    sentence = next(line.strip() for line in str(crit.get(nct, "")).splitlines() if len(line.strip()) > 20)
+    # test-only variation of a real record: one of its own criteria lines as evidence for three facets
+    for col in ("advanced_disease_evidence", "prior_immunotherapy_evidence", "line_of_therapy_evidence"):
+        facets[col] = facets[col].astype(object)
+        facets.at[facets.index[0], col] = sentence
+    t["facets"] = facets
+    page = printable_html(t, [nct], data_as_of="2026-03-13").split('<section class="page">')[1]
+    facts = page.split('<table class="facts">', 1)[1].split("</table>", 1)[0]
+    assert facts.count(html.escape(sentence[:20])) == 1  # quoted in the first row, not repeated

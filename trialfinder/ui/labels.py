@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+import pandas as pd
+
 from trialfinder.facets.base import EVIDENCE_SEP
 from trialfinder.ui.safe import is_missing
 
@@ -143,3 +147,21 @@ def age_range_text(min_years: object, max_years: object) -> str:
     if hi:
         return f"up to {hi} years"
     return "no limits stated"
+
+
+#: an open status in a record untouched this long before the data date may be out of date
+STALE_RECORD_DAYS = 730
+
+
+def stale_status_note(status: object, last_update: object, as_of: date | None) -> str | None:
+    """A warning when a record says it is open but was last updated over two years before the data."""
+    if as_of is None or is_missing(status) or str(status) not in OPEN_STATUSES or is_missing(last_update):
+        return None
+    updated = pd.to_datetime(str(last_update), errors="coerce")
+    if pd.isna(updated) or (as_of - updated.date()).days <= STALE_RECORD_DAYS:
+        return None
+    return (
+        f"The registry record has not been updated since {updated:%-d %B %Y}, so "
+        f"“{label(STATUS_LABELS, status)}” may be out of date. Check on ClinicalTrials.gov or ask the "
+        "trial team whether it is still open."
+    )

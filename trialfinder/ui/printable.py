@@ -24,12 +24,13 @@ from trialfinder.ui.labels import (
     evidence_list,
     label,
     phases_text,
+    stale_status_note,
 )
 from trialfinder.ui.safe import is_missing, registry_url
 
 MAX_SITES = 5  # open sites first; the rest are counted (a trial must fit on one printed page)
-MAX_CRITERIA_CHARS = 1500
-MAX_QUOTE_CHARS = 220
+MAX_CRITERIA_CHARS = 1300
+MAX_QUOTE_CHARS = 200
 _BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
 
 _CSS = """
@@ -43,6 +44,8 @@ h1 { font-size: 19px; margin: 0 0 4px; } h2 { font-size: 14px; margin: 14px 0 4p
 .facts th { text-align: left; width: 30%; vertical-align: top; padding: 3px 6px; background: #f6f8fa; }
 .facts td { padding: 3px 6px; vertical-align: top; } .facts tr { border-bottom: 1px solid #eaeef2; }
 .quote { color: #57606a; font-style: italic; }
+.warn { font-size: 11px; margin: 4px 0 6px; padding: 4px 8px; border-left: 3px solid #bf8700;
+  background: #fff8c5; }
 .criteria { white-space: pre-wrap; font-size: 10px; line-height: 1.3; border-left: 3px solid #d0d7de;
   padding-left: 8px; }
 ul { margin: 4px 0; padding-left: 18px; font-size: 11px; } .note { font-size: 11px; color: #57606a; }
@@ -69,9 +72,15 @@ def _first(df: pd.DataFrame | None, nct_id: str) -> dict[str, Any]:
     return {} if hit.empty else {str(k): v for k, v in hit.iloc[0].to_dict().items()}
 
 
-def _fact(name: str, value: str, evidence: Any) -> str:
-    ev = evidence_list(evidence)
-    quote = "".join(f'<div class="quote">“{_t(_shorten(e, MAX_QUOTE_CHARS))}”</div>' for e in ev[:1])
+def _fact(name: str, value: str, evidence: Any, quoted: set[str] | None = None) -> str:
+    """One row of facts with its first evidence sentence, unless an earlier row of the page quoted it
+    (``quoted`` collects what the page has quoted so far)."""
+    ev = evidence_list(evidence)[:1]
+    seen = quoted if quoted is not None else set()
+    quote = "".join(
+        f'<div class="quote">“{_t(_shorten(e, MAX_QUOTE_CHARS))}”</div>' for e in ev if e not in seen
+    )
+    seen.update(ev)
     return f"<tr><th>{html.escape(name)}</th><td>{value}{quote}</td></tr>"
 
 
@@ -81,17 +90,18 @@ def _trial_page(tables: Mapping[str, pd.DataFrame], nct_id: str, data_as_of: str
     elig = _first(tables.get("eligibility"), nct_id)
     url = registry_url(nct_id)
     classes = ", ".join(label(CLASS_LABELS, c) for c in as_list(facets.get("intervention_classes"))) or "—"
+    quoted: set[str] = set()
     rows = [
         _fact("Status", _t(label(STATUS_LABELS, trial.get("overall_status"))), None),
         _fact("Phase", _t(phases_text(trial.get("phases"))), None),
-        _fact("Treatment types", _t(classes), facets.get("intervention_classes_evidence")),
+        _fact("Treatment types", _t(classes), facets.get("intervention_classes_evidence"), quoted),
         _fact("Interventions", _t("; ".join(as_list(trial.get("interventions"))) or "—"), None),
         _fact("Advanced / stage 4", _t(label(ADVANCED_LABELS, facets.get("advanced_disease"))),
-              facets.get("advanced_disease_evidence")),
+              facets.get("advanced_disease_evidence"), quoted),
         _fact("Prior immunotherapy", _t(label(PRIOR_IO_LABELS, facets.get("prior_immunotherapy"))),
-              facets.get("prior_immunotherapy_evidence")),
+              facets.get("prior_immunotherapy_evidence"), quoted),
         _fact("Line of treatment", _t(label(LINE_LABELS, facets.get("line_of_therapy"))),
-              facets.get("line_of_therapy_evidence")),
+              facets.get("line_of_therapy_evidence"), quoted),
         _fact("Sponsor", _t(trial.get("lead_sponsor")) or "—", None),
         _fact("Last updated", _t(trial.get("last_update_posted")) or "—", None),
     ]  # fmt: skip
@@ -131,12 +141,17 @@ def _trial_page(tables: Mapping[str, pd.DataFrame], nct_id: str, data_as_of: str
         if crit
         else ""
     )
+    as_of = pd.to_datetime(data_as_of or "", errors="coerce")
+    stale = stale_status_note(
+        trial.get("overall_status"), trial.get("last_update_posted"), None if pd.isna(as_of) else as_of.date()
+    )
     return (
         '<section class="page">'
         f"<h1>{_t(trial.get('title')) or _t(nct_id)}</h1>"
         f'<div class="meta">{_t(nct_id)} · <a href="{html.escape(url)}">{html.escape(url)}</a>'
         f" · ClinicalTrials.gov data as of {_t(data_as_of) or 'unknown'}</div>"
-        f'<table class="facts">{"".join(rows)}</table>'
+        + (f'<p class="warn">{html.escape(stale)}</p>' if stale else "")
+        + f'<table class="facts">{"".join(rows)}</table>'
         f"{sites_html}{crit_html}"
         '<p class="note">Facts above were found automatically in the registry text (quoted). '
         "Only the trial team can confirm eligibility. Not medical advice: discuss with your care team.</p>"

@@ -18,7 +18,6 @@ from trialfinder.ui.labels import (
     ADVANCED_LABELS,
     CLASS_LABELS,
     LINE_LABELS,
-    OPEN_STATUSES,
     PRIOR_IO_LABELS,
     SEX_LABELS,
     STATUS_LABELS,
@@ -27,6 +26,7 @@ from trialfinder.ui.labels import (
     evidence_list,
     label,
     phases_text,
+    stale_status_note,
     vocab_label,
 )
 from trialfinder.ui.safe import highlight_md, is_missing, registry_url, safe_inline, safe_md
@@ -122,24 +122,6 @@ def _choose() -> str | None:
         st.query_params["nct"] = nid
     ss[components.DETAIL_KEY] = nid
     return nid
-
-
-#: an open status in a record untouched this long before the data date may be out of date
-STALE_RECORD_DAYS = 730
-
-
-def stale_status_note(status: object, last_update: object, as_of: date | None) -> str | None:
-    """A warning when a record says it is open but was last updated over two years before the data."""
-    if as_of is None or is_missing(status) or str(status) not in OPEN_STATUSES or is_missing(last_update):
-        return None
-    updated = pd.to_datetime(str(last_update), errors="coerce")
-    if pd.isna(updated) or (as_of - updated.date()).days <= STALE_RECORD_DAYS:
-        return None
-    return (
-        f"The registry record has not been updated since {updated:%-d %B %Y}, so "
-        f"“{label(STATUS_LABELS, status)}” may be out of date. Check on ClinicalTrials.gov or ask the "
-        "trial team whether it is still open."
-    )
 
 
 def _header(trial: dict[str, Any], nid: str, as_of: date | None = None) -> None:
