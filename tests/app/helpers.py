@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pandas as pd
 from streamlit.testing.v1 import AppTest
@@ -42,7 +43,10 @@ def merged(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def ids(df: pd.DataFrame) -> set[str]:
+def ids(df: pd.DataFrame | pd.Series[Any]) -> set[str]:
+    """The NCT IDs of a frame (pandas-stubs types a selection by callable, ``df[lambda d: ...]``, as a
+    Series although it is a frame)."""
+    assert isinstance(df, pd.DataFrame), type(df)
     return set(df["nct_id"].astype(str))
 
 
