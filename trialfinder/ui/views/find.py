@@ -319,19 +319,19 @@ def _table(results: pd.DataFrame, with_distance: bool) -> None:
             "Trial": st.column_config.LinkColumn(
                 "Trial (opens ClinicalTrials.gov)",
                 display_text=r"https://clinicaltrials\.gov/study/NCT\d{8}#(.*)$",
-                width=280 if with_distance else 330,
+                width=300 if with_distance else 340,
             ),
             "NCT ID": st.column_config.TextColumn("NCT ID", width=108),
             "For": st.column_config.TextColumn(
                 "For", width=125, help="Mesothelioma trial, or a trial open to many solid tumours"
             ),
-            "Status": st.column_config.TextColumn("Status", width=110),
+            "Status": st.column_config.TextColumn("Status", width=122),
             "Phase": st.column_config.TextColumn("Phase", width=75),
-            "Nearest recruiting site": st.column_config.TextColumn("Nearest recruiting site", width=170),
+            "Nearest recruiting site": st.column_config.TextColumn("Nearest recruiting site", width=150),
             "Sites": st.column_config.TextColumn("Sites", width=180),
             "Treatment types": st.column_config.ListColumn("Treatment types", width=180),
             "Miles": st.column_config.NumberColumn(
-                "Miles", format="%d", help="Straight-line distance", width=60
+                "Miles", format="%d", help="Straight-line distance", width=55
             ),
             "Last updated": st.column_config.TextColumn("Last updated", width=95),
         },
