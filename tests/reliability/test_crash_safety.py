@@ -255,29 +255,11 @@ def test_full_disk__cli_one_line_error_no_traceback(
     errors = [ln for ln in res.stderr.splitlines() if ln.startswith("Error: ")]
     assert len(errors) == 1 and "No space left on device" in errors[0]
     assert "Traceback" not in res.output
-    assert_intact(data_dir, before)
-
-
-def test_full_disk__cli_says_disk_full_not_unexpected(
-    replay_url: StartUrl,
-    data_dir: Path,
-    all_query: Path,
-    fast_env: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    server = replay_url()
-    _full_disk_at(monkeypatch, "table-2")
-    res = CliRunner().invoke(
-        cli,
-        ["refresh", "--full", "--query", str(all_query), "--data-dir", str(data_dir)],
-        env={"TRIALFINDER_API_URL": server.base_url},
-    )
-    monkeypatch.undo()
-    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("Error: ")]
     # regression: this was "unexpected OSError ... run again with --debug", exit 1
     assert res.exit_code == EX_TEMPFAIL
     assert "unexpected" not in errors[0] and "--debug" not in errors[0]
     assert str(data_dir) in errors[0] or "disk" in errors[0].lower()
+    assert_intact(data_dir, before)
 
 
 # --- a corrupted HTTP cache --------------------------------------------------------------------------
