@@ -38,7 +38,8 @@ CONTRACT_COLUMNS: tuple[str, ...] = (
     "last_update_posted",
     "data_as_of",
 )
-EXTRA_COLUMNS: tuple[str, ...] = (
+#: facet columns beyond the contract's, written right after the contract columns
+_MORE_FACET_COLUMNS: tuple[str, ...] = (
     "line_of_therapy_evidence",
     "intervention_classes_evidence",
     "histology_sites",
@@ -46,6 +47,9 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "histology_evidence",
     "biomarkers",
     "biomarkers_evidence",
+)
+EXTRA_COLUMNS: tuple[str, ...] = (
+    *_MORE_FACET_COLUMNS,
     "study_type",
     "lead_sponsor",
     "enrollment",
@@ -64,13 +68,7 @@ FACET_COLUMNS = (
     "prior_immunotherapy",
     "prior_immunotherapy_evidence",
     "line_of_therapy",
-    "line_of_therapy_evidence",
-    "intervention_classes_evidence",
-    "histology_sites",
-    "histology_subtypes",
-    "histology_evidence",
-    "biomarkers",
-    "biomarkers_evidence",
+    *_MORE_FACET_COLUMNS,
 )
 _TEXT_SEARCH_COLUMNS = (
     "nct_id", "title", "_official_title", "conditions", "interventions", "_keywords", "_summary",
