@@ -16,6 +16,7 @@ from trialfinder.facets import EVIDENCE_SEP, facets_for_trial
 from trialfinder.facets.eligibility import (
     advanced_disease,
     biomarkers,
+    contexts,
     histology,
     line_of_therapy,
     prior_immunotherapy,
@@ -562,3 +563,109 @@ def test_advanced_disease__arm_for_advanced_disease_beside_a_resectable_cohort()
     r = advanced_disease(t)
     assert r.value == "yes" and r.evidence == ("Advanced or Metastatic dMMR/MSI Cancer",)
     assert advanced_disease(dataclasses.replace(t, arms=arms[:1])).value == "no"
+
+
+# ------------------------------------------------------- round 4: where a criterion sits (contexts)
+
+
+def test_contexts__scope_headings_and_parent_lines() -> None:
+    # NCT04047862 (headings) and NCT03739710 (a parent line with sub-items), quoted
+    crit = (
+        "Phase 1 Key Exclusion Criteria:\n\n1. Received prior therapies targeting TIGIT.\n\n"
+        "Phase 1b Key Exclusion Criteria:\n\n1. Participants with any prior therapy for recurrent/metastatic "
+        "disease.\n\n* Toxicity from previous anticancer treatment that includes:\n\n"
+        "1. History of myocarditis of any grade during a previous treatment with immunotherapy\n\n"
+        "* Active infection requiring systemic therapy"
+    )
+    items = segment(crit, "", crit)
+    ctx = {it.flat: c for it, c in zip(items, contexts(items), strict=True)}
+    assert ctx["Received prior therapies targeting TIGIT."].scope == "phase 1"
+    assert ctx["Participants with any prior therapy for recurrent/metastatic disease."].scope == "phase 1b"
+    myo = ctx["History of myocarditis of any grade during a previous treatment with immunotherapy"]
+    assert myo.parent == "* Toxicity from previous anticancer treatment that includes:"
+    # the next top-level bullet ends the parent's reach
+    assert ctx["* Active infection requiring systemic therapy"].parent == ""
+
+
+def test_prior_immunotherapy__exclusion_under_one_part_heading_is_allowed() -> None:
+    # NCT04047862: treatment-naive only in phase 1b; phase 1 takes pretreated patients
+    inc = ("Phase 1 Key Inclusion Criteria\n\n4. Phase 1- Participants with histologically or cytologically "
+           "confirmed advanced, metastatic, unresectable solid tumors who had previously received standard "
+           "systemic therapy or for which treatment is not available, not tolerated or refused.")
+    exc = ("Phase 1 Key Exclusion Criteria:\n\n5. Received prior therapies targeting TIGIT.\n\n"
+           "Phase 1b Key Exclusion Criteria:\n\n"
+           "1. Participants with any prior therapy for recurrent/metastatic disease.")
+    r = prior_immunotherapy(trial(inc, exc))
+    assert r.value == "allowed"
+    assert r.evidence == ("Participants with any prior therapy for recurrent/metastatic disease.",)
+    # test-only variation: without the part headings the same exclusion binds everyone
+    flat = exc.replace("Phase 1 Key Exclusion Criteria:\n\n", "")
+    flat = flat.replace("Phase 1b Key Exclusion Criteria:\n\n", "")
+    plain = inc.replace("Phase 1 Key Inclusion Criteria\n\n", "")
+    assert prior_immunotherapy(trial(plain, flat)).value == "excluded"
+
+
+def test_prior_immunotherapy__exception_for_a_cohort_is_allowed() -> None:
+    # NCT06362252
+    sent = ("Has received prior treatment with CD137 agonists or ICIs, including anti-cytotoxic T-cell "
+            "lymphocyte-4, anti-PD-1, and anti-PD-L1 therapeutic antibodies, except for atezolizumab for "
+            "Cohort 1.")
+    assert prior_immunotherapy(trial("* Measurable disease", f"* {sent}")).value == "allowed"
+    assert prior_immunotherapy(trial("* Measurable disease", "* " + sent.split(", except")[0] + ".")).value \
+        == "excluded"
+
+
+def test_prior_immunotherapy__sub_items_inherit_toxicity_and_contraception_parents() -> None:
+    # NCT03739710: an irAE history under a toxicity heading; NCT06346197: a contraception period
+    tox = ("* Toxicity from previous anticancer treatment that includes:\n\n"
+           "1. History of myocarditis of any grade during a previous treatment with immunotherapy")
+    assert prior_immunotherapy(trial("* Measurable disease", tox)).value == "unstated"
+    contra = ("* Male patients must agree to use highly effective contraception until:\n\n"
+              "* 5 months after the end of the treatment with nivolumab or botensilimab or Balstilimab")
+    excl = "* Patients previously treated by anti-PD-1, anti-PD-L1, or anti-CTLA-4 or any other immunotherapy"
+    r = prior_immunotherapy(trial(contra, excl))
+    assert r.value == "excluded" and r.evidence == (excl[2:],)
+
+
+def test_prior_immunotherapy__current_or_planned_therapy_is_not_prior_therapy() -> None:
+    # NCT04077866 and NCT06532539
+    for sent in ("Participant is undergoing or planning to take other anti-tumor therapies",
+                 "Subjects who may receive other systemic anti-tumor therapies during the study period."):
+        assert prior_immunotherapy(trial("* Advanced solid tumour", f"* {sent}")).value == "unstated"
+
+
+def test_prior_immunotherapy__with_or_without_checkpoint_therapy_is_allowed() -> None:
+    # NCT06657144
+    sent = ("Progressed during or after first line systemic therapy including a doublet of platinum and "
+            "fluoropyrimidine or paclitaxel with or without anti-PD-1/PD-L1-directed therapy or anti-CTLA-4 "
+            "and anti-PD-1/PD-L1-directed combination therapy.")
+    exc = "* Received ≥ 2 prior systemic anticancer therapies for advanced or metastatic disease."
+    r = prior_immunotherapy(trial(f"* {sent}", exc))
+    assert r.value == "allowed" and r.evidence == (sent,)
+    # a count of earlier lines is a cap, not "treatment-naive"
+    assert prior_immunotherapy(trial("* Measurable disease", exc)).value == "unstated"
+
+
+def test_prior_immunotherapy__participant_is_not_a_part_label() -> None:
+    # NCT05809895: "Participant" once matched "Part" + a letter and made the exclusion cohort-limited
+    sent = ("Participant has received prior treatment with immunotherapy in the metastatic setting, or "
+            "anti-T cell immunoreceptor with Ig and ITIM domains (TIGIT) therapy in any setting")
+    assert prior_immunotherapy(trial("* Measurable disease", f"* {sent}")).value == "excluded"
+
+
+def test_prior_immunotherapy__untreated_operable_disease_is_not_treatment_naive_for_advanced() -> None:
+    # NCT03342417 (a surgical cohort beside metastatic ones)
+    sent = ("the disease is previously untreated, operable, and intend to undergo surgery (e.g., a "
+            "mastectomy or lumpectomy) after completion of neoadjuvant therapy")
+    assert prior_immunotherapy(trial(f"* {sent}")).value == "unstated"
+
+
+def test_line_of_therapy__first_line_in_one_cohort_only_is_any() -> None:
+    # NCT06825494, quoted; test-only variation: cohort A3/A4's own line criterion is left out, so only the
+    # headings tell that the first-line item binds cohorts A1 and A2
+    first = "No prior systemic therapy (including anti-HER-2 therapy) for advanced or metastatic GC/GEJC."
+    inc = (f"Cohorts A1 and A2 must meet the following enrollment criteria:\n\n* {first}\n\n"
+           "Cohorts A3 and A4 need to meet the following enrollment criteria:\n\n* ECOG 0-1")
+    r = line_of_therapy(trial(inc, conditions=("Gastric Cancer",)))
+    assert r.value == "any" and r.evidence == (first,)
+    assert line_of_therapy(trial(f"* {first}", conditions=("Gastric Cancer",))).value == "first_line"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from trialfinder.facets.base import Facet, Result
@@ -28,6 +29,61 @@ def _rx(src: str) -> Rx:
 
 def items_of(t: TrialText) -> tuple[Item, ...]:
     return segment(t.criteria, t.inclusion, t.exclusion)
+
+
+_SCOPE_HEAD = re.compile(
+    r"^\W*(?:key |main |specific )?(?:phase\s*(?:[0-9]|I)|parts?\b|cohorts?\b|arms?\b|groups?\b|modules?\b|"
+    r"sub-?stud(?:y|ies)\b|(?:dose[- ])?(?:escalation|expansion)\b|treatment[- ]na[iï]ve\b|"
+    r"previously treated\b)[^:.;]{0,70}:?$|"
+    r"^[^.:;]{0,40}\bcriteria\W{1,3}(?:for |in )?(?:phase|parts?|cohorts?|arms?|groups?|modules?|"
+    r"sub-?stud\w+|dose[- ](?:escalation|expansion))\b[^.;:]{0,50}:?$", re.I)
+"""A short line that opens the criteria of one part of the trial ("Phase 1b Key Exclusion Criteria:",
+"Cohort 2:", "Module A Cohort Expansion:")."""
+_SCOPE_TAIL = re.compile(
+    r"(?<=[:.] )\W*(?:phase\s*(?:[0-9]|I)|parts?\b|cohorts?\b|arms?\b|groups?\b|modules?\b)"
+    r"[^:.;]{0,40}:$", re.I)
+"""The same heading after a parent line on one item ("Cohort-specific inclusion criteria: Cohort 1:")."""
+_SCOPE_WORDS = re.compile(r"\b(?:key|main|specific|inclusion|exclusion|criteria|criterion)\b|[^\w ]", re.I)
+_LEAD = re.compile(r"^\s*([-*•·]|\d{1,2}[.)]|[a-z][.)]|[ivx]{1,4}[.)])?")
+_PARENT_SPAN = 15
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where an item sits: ``scope`` (the part of the trial its heading names, normalized) and
+    ``parent`` (the text of the item ending in ":" that introduces it, e.g. "Toxicity from previous
+    anticancer treatment that includes:")."""
+
+    scope: str | None = None
+    parent: str = ""
+
+
+@lru_cache(maxsize=4096)
+def contexts(items: tuple[Item, ...]) -> tuple[Context, ...]:
+    """One :class:`Context` per item: the last scope heading and the last ":" parent of its section.
+    A parent governs the items after it until one starts with the parent's own bullet marker, a new
+    parent or heading, a section change, or ``_PARENT_SPAN`` items."""
+    out: list[Context] = []
+    section = None
+    scope: str | None = None
+    parent, parent_lead, parent_at = "", "", -1
+    for i, it in enumerate(items):
+        if it.section != section:
+            section, scope, parent, parent_at = it.section, None, "", -1
+        flat = it.flat
+        lead = _LEAD.match(flat).group(1) or ""  # type: ignore[union-attr]
+        if parent and (i - parent_at > _PARENT_SPAN or (parent_lead and lead == parent_lead)):
+            parent, parent_at = "", -1
+        head = _SCOPE_HEAD.match(flat) or _SCOPE_TAIL.search(flat)
+        if head:
+            key = " ".join(_SCOPE_WORDS.sub(" ", head.group(0).lower()).split())
+            scope, parent, parent_at = key or None, "", -1
+            out.append(Context(scope, ""))
+            continue
+        out.append(Context(scope, parent))
+        if flat.endswith(":"):
+            parent, parent_lead, parent_at = flat, lead, i
+    return tuple(out)
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -189,14 +245,22 @@ _IO = _rx(
     r"immuno-?therap\w*|immunotherapeutic|immune[- ]?checkpoint|"
     r"checkpoint (?:inhibitor|blockade|blocker|therap)\w*|"
     r"\bCPIs?\b|\bICIs?\b|\bI/O\b|immune[- ]oncology|immuno-?oncology|"
-    r"anti[- ]?PD[- ]?L?-?1|against PD-?L?-?1|PD[- ]?L?-?1 (?:or PD[- ]?L-?1 )?(?:inhibitor|"
+    r"anti[- ]?PD[- ]?(?:L|\(L\))?-?1|against PD-?L?-?1|PD[- ]?L?-?1\)? (?:or PD[- ]?L-?1 )?(?:inhibitor|"
     r"antibod|agent|blockade|mAb|monoclonal|therap|targeted)\w*|"
-    r"PD-1/L1|anti[- ]?PD[- ]?L?2|anti[- ]?CTLA[- ]?4|CTLA[- ]?4 (?:inhibitor|antibod|antagonist|agent)\w*|"
+    r"PD-?L?1 (?:or|and|and/or|/) [\w-]{2,12} (?:\w+/)?(?:monoclonal|bispecific|inhibitor|antibod)\w*|"
+    r"PD-1/L1|anti[- ]?PD[- ]?L?2|anti[- ]?CTLA[- ]?4|"
+    r"CTLA[- ]?4\)? (?:inhibitor|antibod|antagonist|agent)\w*|"
     r"\bbiologic(?:al)? (?:therapy|therapies|agents?|treatment)|\bnivolumab|\bpembrolizumab|\bipilimumab|"
     r"\batezolizumab|\bdurvalumab|\bavelumab|\bcemiplimab|T[- ]cell co-?stimulation"
 )
 _IO_IRRELEVANT = _rx(r"allerg|desensiti|live (?:attenuated )?vacc|biops|tissue|specimen|pregnan|breastfeed|"
-                     r"contracep|hypersensitiv|excipient|contraindicat")
+                     r"contracep|hypersensitiv|excipient|contraindicat|"
+                     r"^\W*\d+ (?:days?|weeks?|months?) (?:after|following|from) the (?:end|last)")
+"""Contexts where an immunotherapy name says nothing about eligibility ("5 months after the end of
+the treatment with nivolumab" is a contraception period)."""
+_THERAPY_PARENT = re.compile(r"\b(?:therap\w*|treatments?|drugs?|agents?|medications?)\b", re.I)
+"""A parent whose time window the items under it inherit ("... the following therapies within 4 weeks:")."""
+_PARENT_IRRELEVANT = _rx(r"contracep|pregnan|childbearing|\bWOCBP\b|breastfeed|live (?:attenuated )?vacc")
 _UNTREATED_CANCER = (r"\buntreated\b(?= [^.]{0,40}(?:advanced|metastatic|disease|cancer|NSCLC|carcinoma|"
                      r"tumou?r|[a-z]+omas?\b|\bstage\b|leuka?emia))")
 """'untreated' followed by what is untreated: the cancer (by any '-oma' name), its stage or the disease."""
@@ -208,12 +272,20 @@ _SYSTEMIC_ALL = _rx(
     r"(?:any|all) prior (?:therapy|treatment)|\bprior treatment for (?:advanced|metastatic)|"
     r"not (?:have )?received (?:any )?(?:prior )?(?:treatment|therapy) for"
 )
+_MANY_LINES = _rx(
+    r"(?:(?:≥|>=|at least) ?(?:[2-9]|two|three|four)|"
+    r"(?:>|more than|greater than) ?(?:\(>\) ?)?(?:[1-9]|one|two|three))"
+    r"\s+(?:prior |previous )?(?:lines?|regimens?|systemic|therap\w*|treatments?|anti)|"
+    r"\b(?:[2-9]|two|three|four) or more (?:prior |previous )?"
+    r"(?:lines?|regimens?|systemic|therap|treatments?)")
+"""A count of earlier lines ("received ≥ 2 prior systemic therapies"): a cap, not treatment-naive."""
+_EARLY_NAIVE = _rx(r"\b(?:operable|resectable|neo-?adjuvant|surgery|early[- ]stage)\b")
 _CHEMO_ONLY = _rx(r"^(?:[^.]*\b(?:cytotoxic )?chemotherap\w*)")
 _REQUIRE = _rx(
     r"progress\w*|refractory|relapsed|resistan\w*|fail\w*|previously treated|pretreated|"
     r"(?:must|should) have (?:received|been treated|had)|received (?:at least|≥|prior|\d)|"
     r"treated with (?:at least|prior|an?)|including|after|following|who (?:have|had) received|"
-    r"(?:are|is) receiving|completed \d|experienced|intolerant"
+    r"(?:are|is) receiving|completed \d|experienced|intolerant|(?:must|should) (?:have )?include"
 )
 _STRONG_REQUIRE = _rx(r"\bcompleted \d|progress\w* (?:on|after|during|following)|refractory|\bfailed|"
                       r"received at least|previously treated with")
@@ -222,7 +294,12 @@ _ALLOWED = _rx(
     r"(?:allowed|permitted|eligible)[^.]{0,40}(?:prior|previous)[^.]{0,40}immun|"
     r"may have (?:been|received|had)[^.]{0,80}immun|with or without prior|regardless of prior|"
     r"(?:including|incl\.) (?:prior )?immunotherapy|"
-    r"patients with prior[^.]{0,60}(?:must|may|are eligible|can)"
+    r"patients with prior[^.]{0,60}(?:must|may|are eligible|can)|"
+    r"(?:patients?|participants?|subjects?) who (?:have )?(?:previously |already )?"
+    r"(?:received|been treated with) (?:prior |previous |an? )?(?:[\w-]+ ){0,3}"
+    r"(?:immun\w*|checkpoint|anti-?PD|PD-?L?-?1|PD\(L\)1|anti-?CTLA|ICIs?\b|CPIs?\b)"
+    r"[^.]{0,40}?(?:must|may|are eligible|can|should) (?!not\b)|"
+    r"with or without (?:prior )?(?:an? )?(?:anti-?PD|PD-?L?-?1|anti-?CTLA|CTLA|immun|checkpoint|ICI|CPI)"
 )
 _ALLOWED_IN_EXCLUSION = _rx(
     r"(?:prior(?! to)|previous)[^.]{0,60}(?:is|are) (?:allowed|permitted|acceptable|eligible)|"
@@ -233,10 +310,20 @@ _ALLOWED_IN_EXCLUSION = _rx(
 )
 """Permissions that can sit in an exclusion item; "including immunotherapy" there lists what is excluded."""
 _COHORT_SCOPED = _rx(r"\bonly (?:for|in) (?:cohorts?|parts?|arms?)\b|"
-                     r"\((?:cohorts?|parts?|arms?) [^()]{1,40} only\)")
+                     r"\((?:cohorts?|parts?|arms?) [^()]{1,40} only\)|"
+                     r"\bexcept(?:ion)? (?:for|in|of)? ?[^.;]{0,60}\b(?:cohorts?|parts?|arms?)\b ?"
+                     r"(?-i:[A-Z0-9]{1,3}[ab]?)\b|"
+                     r"\bexception for (?:cohorts?|parts?|arms?)\b")
 """An exclusion that names the cohorts it applies to ("(only for cohort 1, 2 and 4)")."""
-_COHORT = _rx(r"\b(?:cohorts?|parts?|arms?|phase\s*(?:1|I|2|II)[ab]?|group|sub-?study|substudy)\s*[A-Z0-9]|"
-              r"\bMSI-H|\bdMMR|\bmelanoma:|\bsubjects? with [A-Z]{2,}")
+_COHORT = _rx(r"\b(?:cohorts?|parts?|arms?|phase|groups?|sub-?study|substudy)\b\s*(?-i:[A-Z0-9]{1,3}[ab]?)\b|"
+              r"\bMSI-H|\bdMMR|\bmelanoma:|\bsubjects? with [A-Z]{2,}|"
+              r"^\W*(?-i:[A-Z]{2,}[A-Za-z0-9-]*)(?: (?-i:[A-Z]{2,}[A-Za-z0-9-]*))?:\s|"
+              r"\b(?:on|in|for|to) the [\w/ -]{1,30}? (?:cohorts?|arms?|parts?)\b|"
+              r"^\W*(?:an? |all |any )?(?:patients?|participants?|subjects?|those) who (?:have )?"
+              r"(?:previously |already )?(?:received|been treated|had)\b[^.]{0,60}\b"
+              r"(?:must|should|are required)")
+"""Criteria that bind one cohort, part or tumour type, or only patients with a given history ("A patient
+who previously received systemic therapy must have had progression on a checkpoint inhibitor")."""
 
 
 _SYS_IRRELEVANT = _rx(
@@ -252,7 +339,10 @@ _TOXICITY = _rx(r"toxicit|adverse (?:event|reaction)|\birAEs?\b|immune[- ]relate
 _HEADING_ITEM = re.compile(r"^[^:;.]{0,60}:$")
 """A short heading that only introduces the sub-items below it ("Prior anticancer therapies:")."""
 _CONCURRENT_ONLY = _rx(r"\b(?:no|any) (?:other )?(?:concurrent|concomitant)|currently receiving|current use|"
-                       r"^\W*(?:concurrent|concomitant)|\bunder (?:immunotherapy|chemotherapy)|ongoing")
+                       r"^\W*(?:concurrent|concomitant)|\bunder (?:immunotherapy|chemotherapy)|ongoing|"
+                       r"\bundergoing\b|\bplan(?:s|ning|ned)? to (?:take|receive|undergo)|"
+                       r"\b(?:may|will) (?:need to )?receive\b|during the (?:study|trial)(?: period)?\b|"
+                       r"while (?:on|in|participating in) (?:the )?(?:study|trial)")
 _NAIVE = _rx(r"treatment[- ]na[iï]ve|previously untreated|" + _UNTREATED_CANCER + r"|"
              r"na[iï]ve to (?:prior )?(?:systemic|treatment|therapy)")
 
@@ -262,32 +352,39 @@ _IO_GATE_EXCLUSION = Gate(_IO, _SYSTEMIC_ALL)  # exclusion items: "naive" is not
 
 
 @lru_cache(maxsize=_ITEM_CACHE)
-def _io_kind(text: str, f: str, section: str) -> str | None:
+def _io_kind(text: str, f: str, section: str, parent: str = "") -> str | None:
     """``excl`` / ``req`` / ``allow`` / None: what one item (``text`` whitespace-collapsed, ``f`` its
-    fold) says about prior immunotherapy."""
+    fold) says about prior immunotherapy; ``parent`` is the line ending in ":" that introduces it."""
     if not (_IO_GATE_EXCLUSION if section == "exclusion" else _IO_GATE).possible(f):
+        return None
+    if parent and _PARENT_IRRELEVANT.search(parent):
         return None
     io = _IO.search(text, f)
     if io and _IO_IRRELEVANT.search(text, f) and not _ALLOWED.search(text, f):
         io = None
     sys_all = _SYSTEMIC_ALL.search(text, f)
     if sys_all and (_SYS_IRRELEVANT.search(text, f) or re.search(r"chemotherap", sys_all.group(0), re.I)
-                    or re.search(r"no more than|not more than|maximum of|up to \d", text, re.I)):
+                    or re.search(r"no more than|not more than|maximum of|up to \d", text, re.I)
+                    or _MANY_LINES.search(text, f)):
         sys_all = None
     naive = _NAIVE.search(text, f) if section != "exclusion" else None
+    if naive and _EARLY_NAIVE.search(text, f) \
+            and not re.search(r"advanced|metasta|recurren|unresectable", text, re.I):
+        naive = None  # untreated early disease in a surgical cohort says nothing about advanced disease
     if not io and not sys_all and not naive:
         return None
     if _CONCURRENT_ONLY.search(text, f) and not re.search(r"\b(?:prior|previous(?:ly)?)\b", text, re.I):
         return None
     if io and (_ALLOWED_IN_EXCLUSION if section == "exclusion" else _ALLOWED).search(text, f):
         return "allow"
-    if (io or sys_all) and _TOXICITY.search(text, f):
+    if (io or sys_all) and (_TOXICITY.search(text, f) or (parent and _TOXICITY.search(parent))):
         return None  # "AEs from prior anti-tumour therapy have not recovered" / irAE clauses
     if _HEADING_ITEM.match(text) and not _NEGATED.search(text, f):
         return None  # the sub-items decide
     if naive:
         return "excl"
-    washout = _washout_only(text, f)
+    washout = _washout_only(text, f) or (bool(parent) and _THERAPY_PARENT.search(parent) is not None
+                                         and _washout_only(parent))
     pos = (io or sys_all).start()  # type: ignore[union-attr]
     neg = _negated_before(text, pos, 100) or bool(re.search(r"not (?:be )?permi|"
                                                             r"not allowed|excluded", text, re.I))
@@ -305,18 +402,40 @@ def _io_kind(text: str, f: str, section: str) -> str | None:
     return None
 
 
-def _io_statements(t: TrialText) -> tuple[list[Item], list[Item], list[Item]]:
-    """(excluding, requiring, allowing) criteria items about prior immunotherapy."""
-    found: dict[str, list[Item]] = {"excl": [], "req": [], "allow": []}
-    for it in items_of(t):
-        kind = _io_kind(it.flat, it.folded, it.section)
+_Found = list[tuple[Item, Context]]
+
+
+def _io_statements(t: TrialText) -> tuple[_Found, _Found, _Found, set[str]]:
+    """(excluding, requiring, allowing) criteria items about prior immunotherapy with their context,
+    and the scopes (trial parts named by headings) of the criteria."""
+    found: dict[str, _Found] = {"excl": [], "req": [], "allow": []}
+    items = items_of(t)
+    ctx = contexts(items)
+    for it, c in zip(items, ctx, strict=True):
+        kind = _io_kind(it.flat, it.folded, it.section, c.parent)
         if kind is not None:
-            found[kind].append(it)
-    return found["excl"], found["req"], found["allow"]
+            found[kind].append((it, c))
+    scopes = {c.scope for c in ctx if c.scope}
+    return found["excl"], found["req"], found["allow"], scopes
 
 
 def _cohort_limited(it: Item) -> bool:
     return bool(_COHORT.search(it.text))
+
+
+def _scoped(found: _Found, scopes: set[str]) -> bool:
+    """Every statement binds only some parts of the trial: it names its cohort, or sits under a part's
+    heading while another part's heading has no such statement."""
+    if not found:
+        return False
+    under = {c.scope for _, c in found if c.scope}
+    for it, c in found:
+        if _cohort_limited(it) or _COHORT_SCOPED.search(it.flat, it.folded):
+            continue
+        if c.scope and scopes - under:
+            continue
+        return False
+    return True
 
 
 def prior_immunotherapy(t: TrialText) -> Result:
@@ -325,17 +444,17 @@ def prior_immunotherapy(t: TrialText) -> Result:
     exclude it, or an exclusion scoped to some cohorts) give ``allowed``. Non-cancer trials: ``unstated``."""
     if not is_cancer_trial(t):
         return Result("unstated")  # the question is about cancer immunotherapy (allergen OIT/SLIT is not)
-    excl, req, allow = _io_statements(t)
-    ev = lambda items: tuple(clean_piece(i.text) for i in items)  # noqa: E731
+    excl, req, allow, scopes = _io_statements(t)
+    ev = lambda found: tuple(clean_piece(i.text) for i, _ in found)  # noqa: E731
     if req and excl:
         return Result("allowed", ev(req[:1] + excl[:1]))
     if req:
-        if all(_cohort_limited(i) for i in req):
+        if _scoped(req, scopes):
             return Result("allowed", ev(req[:1]))
         return Result("required", ev(req[:1]))
     if excl and allow:
         return Result("allowed", ev(allow[:1] + excl[:1]))
-    if excl and all(_COHORT_SCOPED.search(i.flat, i.folded) for i in excl):
+    if _scoped(excl, scopes):
         return Result("allowed", ev(excl[:1]))  # the exclusion binds some cohorts only
     if excl:
         return Result("excluded", ev(excl[:1]))
@@ -396,8 +515,9 @@ def _line_kind(text: str, f: str, section: str) -> str | None:
         return None  # yet "failure of ... prior therapy (progression or intolerable toxicity)" counts
     if section == "exclusion":
         if _FIRST_EXCL.search(text, f) and not _washout_only(text, f) \
-                and not _CONCURRENT_ONLY.search(text, f) and not re.search(
-                r"\b(?:adjuvant|more than|≥ ?[2-9]|[2-9] or more|three or more)\b", text, re.I):
+                and not _CONCURRENT_ONLY.search(text, f) and not _MANY_LINES.search(text, f) \
+                and not re.search(r"\b(?:adjuvant|more than|≥ ?[2-9]|[2-9] or more|three or more)\b",
+                                  text, re.I):
             return "first"
         if _NAIVE.search(text, f):
             return "prev"  # "treatment-naive" patients excluded
@@ -405,6 +525,9 @@ def _line_kind(text: str, f: str, section: str) -> str | None:
     if _ANY.search(text, f):
         return "any"
     first = _FIRST.search(text, f) or _NAIVE.search(text, f)
+    if first and _EARLY_NAIVE.search(text, f) \
+            and not re.search(r"advanced|metasta|recurren|unresectable", text, re.I):
+        return None  # untreated early disease in a surgical cohort
     p = _PREV.search(text, f)
     if first and not (p and p.start() < first.start()):
         if not _washout_only(text, f) or _NAIVE.search(text, f):
@@ -436,20 +559,25 @@ def line_of_therapy(t: TrialText) -> Result:
     Trials for early (non-advanced) disease are ``unknown``: lines count advanced-disease treatment."""
     if not is_cancer_trial(t) or advanced_disease(t).value == "no":
         return Result("unknown")
-    found: dict[str, list[Item]] = {"first": [], "prev": [], "any": [], "cap": []}
-    for it in items_of(t):
+    found: dict[str, _Found] = {"first": [], "prev": [], "any": [], "cap": []}
+    items = items_of(t)
+    ctx = contexts(items)
+    for it, c in zip(items, ctx, strict=True):
         kind = _line_kind(it.flat, it.folded, it.section)
         if kind is not None:
-            found[kind].append(it)
+            found[kind].append((it, c))
+    scopes = {c.scope for c in ctx if c.scope}
     first, prev, anyl, caps = found["first"], found["prev"], found["any"], found["cap"]
-    ev = lambda items: tuple(clean_piece(i.text) for i in items)  # noqa: E731
+    ev = lambda found: tuple(clean_piece(i.text) for i, _ in found)  # noqa: E731
     if anyl and not (first and not prev):
         return Result("any", ev(anyl[:1]))
     if first and prev:
         return Result("any", ev(first[:1] + prev[:1]))
     if first:
+        if _scoped(first, scopes):
+            return Result("any", ev(first[:1]))  # only some parts of the trial are first-line
         return Result("first_line", ev(first[:1]))
-    if prev and caps and all(_subgroup_limited(i) for i in prev):
+    if prev and caps and all(_subgroup_limited(i) for i, _ in prev):
         return Result("any", ev(caps[:1] + prev[:1]))  # only a subgroup must be pretreated; others: 0..cap
     if prev:
         return Result("previously_treated", ev(prev[:1]))
