@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from trialfinder.facets.base import Facet, Result
-from trialfinder.facets.prefilter import fold
+from trialfinder.facets.prefilter import Rx, fold
 from trialfinder.facets.text import Intervention, TrialText, is_cancer_trial
 from trialfinder.facets.vocabulary import CLASSES, Vocabulary, agent_matches, load, name_key
 
@@ -36,7 +36,9 @@ _NEG_SENT = re.compile(
     r"completed|after receiving|who received|pretreated|experienced)\b",
     re.I,
 )
+_NEG_SENT_RX = Rx(_NEG_SENT)
 _SENTENCES = re.compile(r"[^.\n]+(?:[.\n]|$)")
+_NO_OTHER_NAMES = re.compile(r"no other names?", re.I)
 _ANTICANCER = frozenset(CLASSES) - {"other"}
 _GMCSF = re.compile(r"GM-CSF", re.I)
 
@@ -77,16 +79,15 @@ def _agent_hits(vocab: Vocabulary, text: str, cancer: bool, source: str = "agent
 
 
 def _pattern_hits(vocab: Vocabulary, text: str, cancer: bool, iv_type: str, *,
-                  description: bool) -> list[Hit]:
+                  description: bool, folded: str | None = None) -> list[Hit]:
+    """Generic patterns in ``text`` (``folded`` is ``fold(text)`` when the caller has it)."""
+    gate, patterns = vocab.pattern_selection(cancer, iv_type, description)
+    if folded is None:
+        folded = fold(text)
+    if not gate.possible(folded):
+        return []
     hits: list[Hit] = []
-    folded = fold(text)
-    for p in vocab.patterns:
-        if p.cancer_only and not cancer:
-            continue
-        if description and p.fields != "all":
-            continue
-        if p.types and iv_type not in p.types:
-            continue
+    for p in patterns:
         m = p.rx.search(text, folded)
         if not m or (p.unless is not None and p.unless.search(text)):
             continue
@@ -95,7 +96,12 @@ def _pattern_hits(vocab: Vocabulary, text: str, cancer: bool, iv_type: str, *,
 
 
 def _safe_sentences(text: str) -> list[str]:
-    return [s.group(0) for s in _SENTENCES.finditer(text) if not _NEG_SENT.search(s.group(0))]
+    out: list[str] = []
+    for s in _SENTENCES.finditer(text):
+        sent = s.group(0)
+        if not _NEG_SENT_RX.search(sent, fold(sent)):
+            out.append(sent)
+    return out
 
 
 def resolve(iv: Intervention, cancer: bool = True, vocab: Vocabulary | None = None) -> Resolution:
@@ -112,24 +118,26 @@ def _resolve_packaged(iv: Intervention, cancer: bool) -> Resolution:
 
 
 def _resolve(iv: Intervention, cancer: bool, vocab: Vocabulary) -> Resolution:
-    primary = [t for t in (iv.name, *iv.other_names) if t and not re.fullmatch(r"no other names?", t, re.I)]
+    primary = [(t, fold(t)) for t in (iv.name, *iv.other_names) if t and not _NO_OTHER_NAMES.fullmatch(t)]
     name = iv.name
-    if vocab.ignore.search(name) and not (vocab.ignore_unless and vocab.ignore_unless.search(name)):
+    folded_name = fold(name)
+    if vocab.ignore_rx.search(name, folded_name) and not (
+            vocab.ignore_unless_rx and vocab.ignore_unless_rx.search(name, folded_name)):
         return Resolution([], ignored=True)
-    for t in primary:
-        m = vocab.allergen.search(t)
+    for t, f in primary:
+        m = vocab.allergen_rx.search(t, f)
         if m:
             return Resolution([Hit("other", m.group(0), "allergen product", "other")])
     if not cancer and iv.description:
-        m = vocab.allergen.search(iv.description)
+        m = vocab.allergen_rx.search(iv.description, fold(iv.description))
         if m:
             return Resolution([Hit("other", m.group(0), "allergen product", "other")])
 
     hits: list[Hit] = []
-    for t in primary:
+    for t, _ in primary:
         hits += _agent_hits(vocab, t, cancer)
-    for t in primary:
-        hits += _pattern_hits(vocab, t, cancer, iv.type, description=False)
+    for t, f in primary:
+        hits += _pattern_hits(vocab, t, cancer, iv.type, description=False, folded=f)
     found_primary = any(h.cls in _ANTICANCER for h in hits)
     for sent in _safe_sentences(iv.description):
         hits += _agent_hits(vocab, sent, cancer)
@@ -144,9 +152,9 @@ def _resolve(iv: Intervention, cancer: bool, vocab: Vocabulary) -> Resolution:
         return Resolution([h for h in hits if h.cls != "other" or h.source == "agent"])
     if hits:  # curated "other" agents (celecoxib, supportive medicines)
         return Resolution(hits)
-    for t in primary:
-        for rx in vocab.other:
-            m = rx.search(t)
+    for t, f in primary:
+        for rx in vocab.other_rx:
+            m = rx.search(t, f)
             if m:
                 return Resolution([Hit("other", m.group(0), "non-anticancer intervention", "other")])
     if iv.type == "RADIATION":

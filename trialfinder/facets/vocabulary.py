@@ -11,7 +11,7 @@ from importlib import resources
 from typing import Any
 
 from trialfinder.errors import DataError
-from trialfinder.facets.prefilter import Rx, fold, folds_exactly
+from trialfinder.facets.prefilter import FoldedMatch, Gate, Rx, fold, folded_pattern, folds_exactly
 
 CLASSES: tuple[str, ...] = (
     "checkpoint_inhibitor", "car_t", "other_cell_therapy", "vaccine", "immunomodulator",
@@ -66,7 +66,64 @@ class Vocabulary:
     other: tuple[re.Pattern[str], ...]
     ignore: re.Pattern[str]
     ignore_unless: re.Pattern[str] | None
+    token_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """first word → the names of ``token_sources[first word]``, in the same order"""
+    simple_tokens: frozenset[str] = frozenset()
+    """first words whose names are all that one word (``nivolumab``): their matches are exactly the
+    words of the folded text equal to them, found without a regex"""
     _token_rx: dict[str, re.Pattern[str]] = field(default_factory=dict, repr=False, compare=False)
+    _spans: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def complex_tokens(self) -> frozenset[str]:
+        """first words with a name of several words or other characters (searched by regex)"""
+        return frozenset(self.token_sources) - self.simple_tokens
+
+    @cached_property
+    def ignore_rx(self) -> Rx:
+        """``ignore`` with its literal prefilter (searched on the folded text)."""
+        return Rx(self.ignore)
+
+    @cached_property
+    def ignore_unless_rx(self) -> Rx | None:
+        return Rx(self.ignore_unless) if self.ignore_unless is not None else None
+
+    @cached_property
+    def allergen_rx(self) -> FoldedRx:
+        return FoldedRx(self.allergen)
+
+    @cached_property
+    def other_rx(self) -> tuple[FoldedRx, ...]:
+        return tuple(FoldedRx(rx) for rx in self.other)
+
+    def pattern_selection(self, cancer: bool, iv_type: str,
+                          description: bool) -> tuple[Gate, tuple[Pattern, ...]]:
+        """The patterns that apply (in order) to an intervention of this kind, and one prefilter
+        for all of them: False when none of them can match the folded text."""
+        key = (cancer, iv_type, description)
+        sel = self._selections.get(key)
+        if sel is None:
+            pats = tuple(p for p in self.patterns
+                         if (cancer or not p.cancer_only) and (not description or p.fields == "all")
+                         and (not p.types or iv_type in p.types))
+            same = next((g for g, ps in self._selections.values() if ps == pats), None)
+            sel = self._selections[key] = (same or Gate(*(p.rx for p in pats)), pats)
+        return sel
+
+    @cached_property
+    def _selections(self) -> dict[tuple[bool, str, bool], tuple[Gate, tuple[Pattern, ...]]]:
+        return {}
+
+    @cached_property
+    def _bodies(self) -> dict[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+        """first word → its names as folded parts (the words between spaces/hyphens), longest name
+        first, for the names whose parts are plain ASCII: ``(first part, other parts)``"""
+        out: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {}
+        for k, names in self.token_names.items():
+            parts = [[p for p in _SPLIT.split(fold(n).strip()) if p] for n in names]
+            if all(n.isascii() and folds_exactly(n) for n in names):
+                out[k] = tuple((ps[0], tuple(ps[1:])) for ps in parts)
+        return out
 
     @cached_property
     def agent_regex(self) -> re.Pattern[str]:
@@ -86,6 +143,31 @@ class Vocabulary:
             src, folded = entry
             rx = self._token_rx[token] = re.compile(src) if folded else _rx(src)
         return rx
+
+
+class FoldedRx:
+    """A case-insensitive pattern searched as a case-sensitive one on the folded text
+    (:func:`~trialfinder.facets.prefilter.folded_pattern`; faster for long alternations of words,
+    where a literal prefilter costs more than it saves). ``search(text, fold(text))`` is
+    ``pattern.search(text)``."""
+
+    __slots__ = ("_folded", "pattern")
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+        self._folded = folded_pattern(pattern.pattern, pattern.flags)
+
+    def search(self, text: str, folded: str) -> re.Match[str] | FoldedMatch | None:
+        if self._folded is None:
+            return self.pattern.search(text)
+        m = self._folded.search(folded)
+        return FoldedMatch(text, m) if m is not None else None
+
+
+_SPLIT = re.compile(r"[\s\-]+")
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+"""what the names' word-edge checks ``(?<![A-Za-z0-9])`` / ``(?![A-Za-z0-9])`` test"""
+_SEPARATORS = "-‐–"  # and white space: ``[\s\-‐–]`` between the parts of a name
 
 
 def name_key(name: str) -> str:
@@ -128,34 +210,96 @@ class NameMatch:
         return f"NameMatch({self.group(0)!r}, {self._start}, {self._end})"
 
 
+_SPAN_CACHE = 1 << 15
+"""texts whose agent-name spans are kept per vocabulary (the same names and descriptions recur)"""
+
+
 def agent_matches(vocab: Vocabulary, text: str) -> list[NameMatch]:
     """Every curated agent name in ``text`` (longest match at each position), found through a
     first-word prefilter so that only plausible names are tried.
 
     Names are matched case-sensitively on the folded text (same positions as ``text``), which finds
-    exactly what a case-insensitive match on ``text`` finds, and compiles and runs faster."""
+    exactly what a case-insensitive match on ``text`` finds. The names are ASCII literals, so the
+    alternations' matches are found without a regex (no compilation): a one-word name
+    (``vocab.simple_tokens``) matches the folded words equal to it, a longer one is followed part by
+    part (:func:`_name_spans`)."""
+    spans = vocab._spans.get(text)
+    if spans is None:
+        spans = _agent_spans(vocab, text)
+        if len(vocab._spans) >= _SPAN_CACHE:
+            vocab._spans.clear()
+        vocab._spans[text] = spans
+    return [NameMatch(text, start, stop) for start, stop in spans]
+
+
+def _agent_spans(vocab: Vocabulary, text: str) -> tuple[tuple[int, int], ...]:
     found: list[tuple[int, int]] = []
-    seen_tokens: set[str] = set()
-    folded: str | None = None
-    for tok in _TOKEN.findall(text):
-        key = tok.lower()
-        if key in seen_tokens:
+    folded = fold(text)
+    # the first words of the text (lower case), which decide the names tried, as before
+    keys = set(_TOKEN.findall(folded)) if text.isascii() else {t.lower() for t in _TOKEN.findall(text)}
+    n = len(folded)
+    for key in keys & vocab.simple_tokens:
+        size = len(key)
+        i = folded.find(key)
+        while i >= 0:
+            end = i + size
+            if (i == 0 or folded[i - 1] not in _ALNUM) and (end == n or folded[end] not in _ALNUM):
+                found.append((i, end))
+            i = folded.find(key, end)  # an occurrence starting inside this one follows a letter
+    bodies = vocab._bodies
+    for key in keys & vocab.complex_tokens:
+        names = bodies.get(key)
+        if names is not None:
+            found += _name_spans(folded, names)
             continue
-        seen_tokens.add(key)
         rx = vocab.token_regex(key)
         if rx is not None:
-            if vocab.token_sources[key][1]:
-                folded = fold(text) if folded is None else folded
-                found += [m.span() for m in rx.finditer(folded)]
-            else:
-                found += [m.span() for m in rx.finditer(text)]
+            found += [m.span() for m in rx.finditer(folded if vocab.token_sources[key][1] else text)]
     found.sort(key=lambda s: (s[0], -(s[1] - s[0])))
-    out: list[NameMatch] = []
+    out: list[tuple[int, int]] = []
     end = -1
     for start, stop in found:
         if start >= end:
-            out.append(NameMatch(text, start, stop))
+            out.append((start, stop))
             end = stop
+    return tuple(out)
+
+
+def _name_spans(folded: str, names: tuple[tuple[str, tuple[str, ...]], ...]) -> list[tuple[int, int]]:
+    """What ``finditer`` of the token's alternation (:func:`_names_regex`) finds in a folded text,
+    without a regex: at each start (leftmost first, after the previous match) the first name in
+    order whose parts follow one another (with at most one space or hyphen between them) and that ends
+    at a word edge. A part never starts with a space or hyphen, so each name matches in one way only."""
+    n = len(folded)
+    starts: set[int] = set()
+    for first in {f for f, _ in names}:
+        i = folded.find(first)
+        while i >= 0:
+            if i == 0 or folded[i - 1] not in _ALNUM:
+                starts.add(i)
+            i = folded.find(first, i + 1)
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for i in sorted(starts):
+        if i < pos:
+            continue
+        for first, rest in names:
+            if not folded.startswith(first, i):
+                continue
+            end = i + len(first)
+            for part in rest:
+                sep = end < n and (folded[end].isspace() or folded[end] in _SEPARATORS)
+                if sep and folded.startswith(part, end + 1):
+                    end += 1 + len(part)
+                elif folded.startswith(part, end):
+                    end += len(part)
+                else:
+                    break
+            else:
+                if end == n or folded[end] not in _ALNUM:
+                    out.append((i, end))
+                    pos = end
+                    break
     return out
 
 
@@ -203,7 +347,10 @@ def build(data: dict[str, Any]) -> Vocabulary:
     for n in all_names:
         by_token.setdefault(first_token(n), []).append(n)
     token_sources: dict[str, tuple[str, bool]] = {}
+    simple: set[str] = set()
     for k, names_ in by_token.items():
+        if all(fold(n.strip()) == k and folds_exactly(n) for n in names_):
+            simple.add(k)
         if all(folds_exactly(n) for n in names_):
             token_sources[k] = (_names_regex([_name_body(fold(n)) for n in names_]), True)
         else:
@@ -230,6 +377,8 @@ def build(data: dict[str, Any]) -> Vocabulary:
         other=tuple(others[1:]),
         ignore=_rx(ign.get("regex", r"\bplacebo\b")),
         ignore_unless=_rx(ign["unless"]) if ign.get("unless") else None,
+        token_names={k: tuple(v) for k, v in by_token.items()},
+        simple_tokens=frozenset(simple),
     )
 
 
