@@ -669,3 +669,30 @@ def test_line_of_therapy__first_line_in_one_cohort_only_is_any() -> None:
     r = line_of_therapy(trial(inc, conditions=("Gastric Cancer",)))
     assert r.value == "any" and r.evidence == (first,)
     assert line_of_therapy(trial(f"* {first}", conditions=("Gastric Cancer",))).value == "first_line"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        # NCT07213882: a reaction history, not a prior-therapy rule
+        "History of anaphylactic reaction following vaccination or immunotherapy",
+        # NCT06819735: unresolved side effects
+        "Any unresolved AEs from previous anti-cancer therapies of grade ≥2, with the exception of alopecia.",
+        # NCT05123482: a washout heading whose windows are in the sub-items
+        "Any other anticancer treatment within the following time periods prior to the first dose of study "
+        "intervention:",
+        # NCT07099898: one drug class, not "any prior therapy"
+        "Has received any prior therapy with an Antibody-drug conjugate (ADC) with a Topoisomerase-1 (TOPO1)-"
+        "inhibitor payload or treatments targeting B7-H3.",
+    ],
+)
+def test_prior_immunotherapy__exclusions_that_do_not_rule_out_prior_immunotherapy(sent: str) -> None:
+    assert prior_immunotherapy(trial("* Measurable disease", f"* {sent}")).value == "unstated"
+
+
+def test_prior_immunotherapy__exclusion_for_named_cohorts_is_allowed() -> None:
+    # NCT04354246 (quoted): the exclusion names the cohorts it binds
+    sent = ("For Triplet combination expansion cohorts (MSS-CRC and PROC): Prior treatment with an "
+            "anti-PD-1/PD-L1/2, anti-CD96 antibody, anti-OX-40 antibody")
+    assert prior_immunotherapy(trial("* Measurable disease", f"* {sent}")).value == "allowed"
+    assert prior_immunotherapy(trial("* Measurable disease", "* " + sent.split(": ")[1])).value == "excluded"

@@ -99,7 +99,8 @@ _WASHOUT = _rx(
     r"more than)\s*\(?\s*(\d+|one|two|three|four|six|eight)\)?\s*(?:\([^)]*\)\s*)?(days?|weeks?|wks?|months?|"
     r"half[- ]lives)|(\d+)\s*(days?|weeks?|months?|half[- ]lives)\s*(?:\([^)]*\)\s*)?(?:prior|before|since|"
     r"from|of|after)|washout|wash-out|since (?:last|prior|the last)|half[- ]lives|must have been completed|"
-    r"have recovered|recovered from|has not recovered|resolved to|after (?:the )?last dose"
+    r"have recovered|recovered from|has not recovered|resolved to|after (?:the )?last dose|"
+    r"within the following (?:time )?(?:periods?|windows?|intervals?)"
 )
 _WORDNUM = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "eight": 8}
 
@@ -269,7 +270,8 @@ _SYSTEMIC_ALL = _rx(
     r"antineoplastic)\s+(?:\w+\s+){0,2}(?:therapy|therapies|"
     r"treatments?|regimens?)|treatment[- ]na[iï]ve|previously untreated|" + _UNTREATED_CANCER + r"|"
     r"no prior (?:treatment|therapy)\b|"
-    r"(?:any|all) prior (?:therapy|treatment)|\bprior treatment for (?:advanced|metastatic)|"
+    r"(?:any|all) prior (?:therapy|treatment)(?! with| targeting| directed| against)|"
+    r"\bprior treatment for (?:advanced|metastatic)|"
     r"not (?:have )?received (?:any )?(?:prior )?(?:treatment|therapy) for"
 )
 _MANY_LINES = _rx(
@@ -315,7 +317,8 @@ _COHORT_SCOPED = _rx(r"\bonly (?:for|in) (?:cohorts?|parts?|arms?)\b|"
                      r"(?-i:[A-Z0-9]{1,3}[ab]?)\b|"
                      r"\bexception for (?:cohorts?|parts?|arms?)\b")
 """An exclusion that names the cohorts it applies to ("(only for cohort 1, 2 and 4)")."""
-_COHORT = _rx(r"\b(?:cohorts?|parts?|arms?|phase|groups?|sub-?study|substudy)\b\s*(?-i:[A-Z0-9]{1,3}[ab]?)\b|"
+_COHORT = _rx(r"\b(?:cohorts?|parts?|arms?|phase|groups?|sub-?study|substudy)\s*(?-i:[A-Z0-9]{1,3}[ab]?)\b|"
+              r"^\W*(?:for|in) [^:]{0,60}\b(?:cohorts?|parts?|arms?)\b[^:]{0,40}:|"
               r"\bMSI-H|\bdMMR|\bmelanoma:|\bsubjects? with [A-Z]{2,}|"
               r"^\W*(?-i:[A-Z]{2,}[A-Za-z0-9-]*)(?: (?-i:[A-Z]{2,}[A-Za-z0-9-]*))?:\s|"
               r"\b(?:on|in|for|to) the [\w/ -]{1,30}? (?:cohorts?|arms?|parts?)\b|"
@@ -334,12 +337,14 @@ _SYS_IRRELEVANT = _rx(
     r"\bother (?:\w+ ){0,2}(?:malignan\w*|tumou?rs?|cancers?)\b|"
     r"(?:second|another|additional) (?:primary )?malignan|amend?able to"
 )
-_TOXICITY = _rx(r"toxicit|adverse (?:event|reaction)|\birAEs?\b|immune[- ]related|hypersensitivity|intoleran|"
+_TOXICITY = _rx(r"toxicit|adverse (?:event|reaction)|\b(?:ir)?AEs?\b|immune[- ]related|hypersensitivity|"
+                r"intoleran|anaphyla|allergic reaction|side[- ]effects?|unresolved|"
                 r"not (?:yet )?(?:recovered|resolved)|\binduced\b")
 _HEADING_ITEM = re.compile(r"^[^:;.]{0,60}:$")
 """A short heading that only introduces the sub-items below it ("Prior anticancer therapies:")."""
 _CONCURRENT_ONLY = _rx(r"\b(?:no|any) (?:other )?(?:concurrent|concomitant)|currently receiving|current use|"
                        r"^\W*(?:concurrent|concomitant)|\bunder (?:immunotherapy|chemotherapy)|ongoing|"
+                       r"\b(?:receiving|receipt of|use of) (?:any )?(?:other )?(?:concurrent|concomitant)|"
                        r"\bundergoing\b|\bplan(?:s|ning|ned)? to (?:take|receive|undergo)|"
                        r"\b(?:may|will) (?:need to )?receive\b|during the (?:study|trial)(?: period)?\b|"
                        r"while (?:on|in|participating in) (?:the )?(?:study|trial)")
