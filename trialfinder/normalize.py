@@ -1,4 +1,4 @@
-"""Studies → pandas tables keyed by ``nct_id`` (pure; schema version 1, see docs/architecture.md).
+"""Studies → pandas tables keyed by ``nct_id`` (pure; schema version 2, see docs/architecture.md).
 
 :func:`normalize` streams over :class:`~trialfinder.sources.base.RawStudy` records (API v2 dicts),
 appends plain Python values to per-column lists and builds each table once at the end through
@@ -23,7 +23,7 @@ from trialfinder.gcutil import gc_paused
 from trialfinder.sources._text import age_in_years, std_ages_for
 from trialfinder.sources.base import RawStudy, record_key
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STUDY_URL = "https://clinicaltrials.gov/study/{nct_id}"
 
 _S = pa.string()
@@ -54,11 +54,15 @@ TABLE_SCHEMAS: dict[str, dict[str, pa.DataType]] = {
         "contact_email": _S,
     },
     "eligibility": {
-        "nct_id": _S, "criteria": _S, "inclusion": _S, "exclusion": _S, "min_age_years": _F,
-        "max_age_years": _F, "sex": _S, "healthy_volunteers": _B, "std_ages": _L,
+        "nct_id": _S, "criteria": _S, "min_age_years": _F, "max_age_years": _F, "sex": _S,
+        "healthy_volunteers": _B, "std_ages": _L,
     },
 }
-"""Table name → column name → Arrow type, in column order (the contract of schema version 1)."""
+"""Table name → column name → Arrow type, in column order (the contract of schema version 2).
+
+Schema version 2 stores the eligibility text once (``criteria``); readers derive the inclusion and
+exclusion parts with :func:`split_criteria`. Version 1 snapshots also hold ``inclusion`` and
+``exclusion`` columns in ``eligibility``: they still load, and readers ignore those two columns."""
 
 TABLE_NAMES: tuple[str, ...] = tuple(TABLE_SCHEMAS)
 
@@ -154,14 +158,18 @@ def _keyword_matches(text: str) -> Iterator[re.Match[str]]:
         pos = lower.find("clusion", pos + 7)
 
 
-def split_criteria(text: str | None) -> tuple[str, str]:
+def split_criteria(text: object) -> tuple[str, str]:
     """Split eligibility text at its "Inclusion Criteria"/"Exclusion Criteria" headings.
 
     Returns ``(inclusion, exclusion)``; several sections of one kind (e.g. per cohort) are joined
     with a blank line and keep their qualified heading line ("Inclusion Criteria for Part B:").
-    Text before the first heading belongs to neither. Both are empty when there is no heading.
+    Text before the first heading belongs to neither. Both are empty when there is no heading, and
+    when ``text`` is not a string (missing: ``None``, ``pd.NA``, NaN).
+
+    The ``eligibility`` table stores only ``criteria``; every reader that needs the two parts
+    (facets, the trial page) derives them here, so there is one definition of the split.
     """
-    if not text:
+    if not isinstance(text, str) or not text:
         return "", ""
     # (line start, body start, kind, heading line kept or "", inline content)
     heads: list[tuple[int, int, str, str, str]] = []
@@ -441,9 +449,8 @@ class _Builder:
         if elig:
             raw = elig.get("eligibilityCriteria")
             criteria = unescape_markdown(raw) if isinstance(raw, str) else None
-            inclusion, exclusion = split_criteria(criteria)
             self.rows["eligibility"].append((
-                nct, criteria, inclusion, exclusion,
+                nct, criteria,
                 age_in_years(_str(elig.get("minimumAge"))), age_in_years(_str(elig.get("maximumAge"))),
                 elig.get("sex"), _bool(elig.get("healthyVolunteers")), _strs(elig.get("stdAges")), seq,
             ))

@@ -48,8 +48,12 @@ from trialfinder.errors import (
 )
 from trialfinder.fsutil import atomic_write_bytes
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # = trialfinder.normalize.SCHEMA_VERSION; 2: eligibility without inclusion/exclusion
 MODES = ("api", "import", "recorded-demo")
+LEGACY_COLUMNS: dict[str, tuple[str, ...]] = {"eligibility": ("inclusion", "exclusion")}
+"""Columns of older schema versions that a commit does not write again (schema 1 stored the criteria
+text split as well; readers derive the split with ``normalize.split_criteria``). Tables merged from
+an older snapshot can still carry them."""
 TABLE_NAMES = (
     "trials",
     "conditions",
@@ -178,6 +182,11 @@ class Snapshot:
             return self.tables[name]
         except KeyError:
             raise SnapshotError(f"snapshot {self.name} has no table {name!r}") from None
+
+
+def _without_legacy_columns(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    legacy = [c for c in LEGACY_COLUMNS.get(name, ()) if c in df.columns]
+    return df.drop(columns=legacy) if legacy else df
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -581,7 +590,9 @@ class Store:
                 tables, prev_count if check_count else None, min_count_ratio=min_count_ratio, force=force
             )
             changes = compute_changes(previous.tables if previous else None, tables, only=changes_only)
-            all_tables: dict[str, pd.DataFrame] = {k: v for k, v in tables.items() if k != "changes"}
+            all_tables: dict[str, pd.DataFrame] = {
+                k: _without_legacy_columns(k, v) for k, v in tables.items() if k != "changes"
+            }
             all_tables["changes"] = changes
 
             now = utc_now()

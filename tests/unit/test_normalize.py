@@ -1,4 +1,4 @@
-"""normalize: studies → Arrow-backed tables (schema version 1)."""
+"""normalize: studies → Arrow-backed tables (schema version 2)."""
 
 from __future__ import annotations
 
@@ -90,10 +90,11 @@ def test_normalize__standard_headings_always_split(v2_tables: dict[str, pd.DataF
         lines = {ln.strip() for ln in str(row.criteria).splitlines()}
         if "Inclusion Criteria:" in lines and "Exclusion Criteria:" in lines:
             checked += 1
-            assert row.inclusion, row.nct_id
-            assert "Exclusion Criteria:" not in str(row.inclusion), row.nct_id
+            inclusion, exclusion = split_criteria(row.criteria)
+            assert inclusion, row.nct_id
+            assert "Exclusion Criteria:" not in inclusion, row.nct_id
             after = str(row.criteria).rsplit("Exclusion Criteria:", 1)[1]
-            assert bool(row.exclusion) == bool(after.strip()), row.nct_id
+            assert bool(exclusion) == bool(after.strip()), row.nct_id
     assert checked > 1000
 
 
@@ -113,8 +114,9 @@ def test_normalize__mesothelioma_trial_fields(shared_dir: Path, v2_tables: dict[
     assert first["zip"] == "90095"
     assert first["lat"] == pytest.approx(34.05223) and first["lon"] == pytest.approx(-118.24368)
     el = v2_tables["eligibility"].set_index("nct_id").loc["NCT02628535"]
-    assert el["inclusion"].startswith("* Histologically and/or cytologically proven unresectable")
-    assert el["exclusion"].startswith("* Patients with central nervous system (CNS) involvement")
+    inclusion, exclusion = split_criteria(el["criteria"])
+    assert inclusion.startswith("* Histologically and/or cytologically proven unresectable")
+    assert exclusion.startswith("* Patients with central nervous system (CNS) involvement")
     assert el["min_age_years"] == 18.0
 
 
@@ -147,9 +149,10 @@ def test_normalize__classic_xml_record(shared_dir: Path) -> None:
     assert pd.isna(loc["lat"])
     el = tables["eligibility"].iloc[0]
     # this record has an inclusion heading only; the XML indentation is gone
-    assert el["inclusion"].startswith("-  Patient is > 18 years of age")
-    assert "\n-  Patient has a pathologically confirmed diagnosis" in el["inclusion"]
-    assert el["exclusion"] == ""
+    inclusion, exclusion = split_criteria(el["criteria"])
+    assert inclusion.startswith("-  Patient is > 18 years of age")
+    assert "\n-  Patient has a pathologically confirmed diagnosis" in inclusion
+    assert exclusion == ""
     assert el["sex"] == "ALL" and el["min_age_years"] == 18.0
 
 
@@ -323,6 +326,7 @@ def test_split_criteria__no_headings_gives_empty_parts(shared_dir: Path) -> None
     assert split_criteria(text) == ("", "")
     assert split_criteria(None) == ("", "")
     assert split_criteria("") == ("", "")
+    assert split_criteria(pd.NA) == ("", "")  # a missing cell of the criteria column
 
 
 @pytest.mark.parametrize(("text", "years"), [

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from trialfinder.facets.prefilter import Rx, fold
+from trialfinder.normalize import split_criteria
 
 Section = Literal["inclusion", "exclusion", "other", "title"]
 _T = TypeVar("_T")
@@ -104,7 +105,9 @@ _TRIAL_COLUMNS = ("nct_id", "title", "official_title", "brief_summary", "conditi
                   "mesh_conditions", "mesh_interventions")
 _INTERVENTION_COLUMNS = ("nct_id", "idx", "type", "name", "description", "other_names", "arm_labels")
 _ARM_COLUMNS = ("nct_id", "label", "type", "description", "intervention_names")
-_ELIGIBILITY_COLUMNS = ("nct_id", "criteria", "inclusion", "exclusion")
+_ELIGIBILITY_COLUMNS = ("nct_id", "criteria")
+"""The table stores the text once; inclusion/exclusion are derived with ``split_criteria`` (the
+``inclusion``/``exclusion`` columns of schema-1 snapshots are not read)."""
 
 
 def _columns(df: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, list[Any]]:
@@ -151,13 +154,14 @@ def _arms(df: pd.DataFrame | None) -> dict[str, list[Arm]]:
 
 
 def _eligibility(df: pd.DataFrame | None) -> dict[str, tuple[str, str, str]]:
+    """NCT ID → (criteria, inclusion, exclusion) of the first eligibility row of each trial."""
     if df is None or df.empty:
         return {}
     c = _columns(df, _ELIGIBILITY_COLUMNS)
     out: dict[str, tuple[str, str, str]] = {}
-    for nct, *texts in zip(_strs(c["nct_id"]), _strs(c["criteria"]), _strs(c["inclusion"]),
-                           _strs(c["exclusion"]), strict=True):
-        out.setdefault(nct, (texts[0], texts[1], texts[2]))  # the first row of a trial
+    for nct, criteria in zip(_strs(c["nct_id"]), _strs(c["criteria"]), strict=True):
+        if nct not in out:  # the first row of a trial
+            out[nct] = (criteria, *split_criteria(criteria))
     return out
 
 

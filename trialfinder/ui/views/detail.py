@@ -12,6 +12,7 @@ import streamlit as st
 
 from trialfinder import geo
 from trialfinder.errors import InvalidNctIdError, UsageError
+from trialfinder.normalize import split_criteria
 from trialfinder.ui import components, data
 from trialfinder.ui.filters import FilterState
 from trialfinder.ui.labels import (
@@ -260,7 +261,7 @@ def _eligibility(elig: dict[str, Any] | None, facets: dict[str, Any] | None) -> 
     st.markdown(" · ".join(facts))
     if needles:
         st.caption("Sentences in **bold** are the ones the app used for the facts above.")
-    inc, exc = _text(elig.get("inclusion")), _text(elig.get("exclusion"))
+    inc, exc = split_criteria(_text(elig.get("criteria")))  # derived: the table stores the text once
     if inc or exc:
         t1, t2 = st.tabs(["Who can join (inclusion)", "Who cannot join (exclusion)"])
         with t1, st.container(height=CRITERIA_HEIGHT):
