@@ -711,7 +711,7 @@ def biomarkers(t: TrialText) -> Result:
 
 
 def _reads(*extra: str) -> tuple[str, ...]:
-    return ("eligibility.criteria", "eligibility.inclusion", "eligibility.exclusion", *extra)
+    return ("eligibility.criteria", *extra)  # inclusion/exclusion are derived: normalize.split_criteria
 
 
 ADVANCED_DISEASE = Facet("advanced_disease", _reads("trials.title", "trials.official_title",
