@@ -39,6 +39,7 @@ _NEG_SENT = re.compile(
 _NEG_SENT_RX = Rx(_NEG_SENT)
 _SENTENCES = re.compile(r"[^.\n]+(?:[.\n]|$)")
 _NO_OTHER_NAMES = re.compile(r"no other names?", re.I)
+_ARM_NAME_TYPE = re.compile(r"^[A-Za-z_ ]+:\s*")  # "Drug: " before an arm's intervention name
 _ANTICANCER = frozenset(CLASSES) - {"other"}
 _GMCSF = re.compile(r"GM-CSF", re.I)
 
@@ -186,10 +187,11 @@ def classify_trial(t: TrialText, vocab: Vocabulary | None = None) -> tuple[Resul
                 hits += _pattern_hits(vocab, title, cancer, "", description=True)
     trial = _result(hits)
     arms: dict[str, Result] = {}
+    iv_keys = [name_key(iv.name) for iv, _ in per_iv]
     for arm in t.arms:
-        names = {name_key(re.sub(r"^[A-Za-z_ ]+:\s*", "", n)) for n in arm.intervention_names}
-        arm_hits = [h for iv, r in per_iv for h in r.hits
-                    if arm.label in iv.arm_labels or name_key(iv.name) in names]
+        names = {name_key(_ARM_NAME_TYPE.sub("", n)) for n in arm.intervention_names}
+        arm_hits = [h for (iv, r), key in zip(per_iv, iv_keys, strict=True) for h in r.hits
+                    if arm.label in iv.arm_labels or key in names]
         if not arm_hits:
             for sent in _safe_sentences(arm.description):
                 arm_hits += _agent_hits(vocab, sent, cancer)

@@ -170,9 +170,12 @@ _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 _SEPARATORS = "-‐–"  # and white space: ``[\s\-‐–]`` between the parts of a name
 
 
+_KEY_SEPARATORS = re.compile(r"[\s\-‐–]+")
+
+
 def name_key(name: str) -> str:
     """Lower-case name without spaces/hyphens: the key names and matches are compared on."""
-    return re.sub(r"[\s\-‐–]+", "", name.lower())
+    return _KEY_SEPARATORS.sub("", name.lower())
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
