@@ -60,6 +60,9 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "countries",
 )
 LIST_SEPARATOR = "; "
+EXCEL_CELL_LIMIT = 32_767
+"""Excel holds at most 32,767 characters (UTF-16 code units) in a cell and cuts longer ones silently."""
+CUT_MARKER = " … [cut: longer than a spreadsheet cell holds; the full text is in the registry record]"
 _FORMULA_RE = re.compile(r"^[ \u00a0]*[=+\-@\t\r\n]")
 FACET_COLUMNS = (
     "intervention_classes",
@@ -122,6 +125,25 @@ def neutralize_formula(text: str) -> str:
     """Prefix ``'`` to cells a spreadsheet would treat as a formula (``= + - @``, tab, CR, LF first,
     also after leading spaces). Other text is returned unchanged."""
     return "'" + text if _FORMULA_RE.match(text) else text
+
+
+def _utf16_units(text: str) -> int:
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def fit_cell(text: str, limit: int = EXCEL_CELL_LIMIT) -> str:
+    """``text`` unchanged if a spreadsheet cell can hold it, else cut so that it plus
+    :data:`CUT_MARKER` is exactly within ``limit`` UTF-16 code units (emoji count two), so the cut
+    is visible instead of silent."""
+    if len(text) <= limit // 2 or _utf16_units(text) <= limit:
+        return text
+    room = limit - _utf16_units(CUT_MARKER)
+    used = 0
+    for i, ch in enumerate(text):
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > room:
+            return text[:i] + CUT_MARKER
+    return text  # pragma: no cover - unreachable: the text is longer than the room
 
 
 # --- building the frame (pure) ----------------------------------------------------------------
@@ -291,13 +313,14 @@ def build_export_frame(
 
 
 def _rows(df: pd.DataFrame) -> Iterable[list[str]]:
-    yield [neutralize_formula(str(c)) for c in df.columns]
+    yield [fit_cell(neutralize_formula(str(c))) for c in df.columns]
     for row in df.itertuples(index=False, name=None):
-        yield [neutralize_formula(cell_text(v)) for v in row]
+        yield [fit_cell(neutralize_formula(cell_text(v))) for v in row]
 
 
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
-    """The CSV file as bytes: UTF-8 with BOM, every field quoted, formulas neutralised."""
+    """The CSV file as bytes: UTF-8 with BOM, every field quoted, formulas neutralised, cells longer
+    than a spreadsheet holds cut with a visible marker (:func:`fit_cell`)."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerows(_rows(df))

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from tests.reliability.hostile import FORMULA_LIKE, HOSTILE
 from trialfinder.cli import cli
-from trialfinder.export import build_export_frame, neutralize_formula
+from trialfinder.export import CUT_MARKER, EXCEL_CELL_LIMIT, build_export_frame, fit_cell, neutralize_formula
 from trialfinder.store import Snapshot, load_current
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -79,20 +79,30 @@ def test_export__text_otherwise_unchanged(
     for got, (_, want) in zip(rows[1:], frame.iterrows(), strict=True):
         for value, cell in zip(want, got, strict=True):
             # the only change: a leading ' on formula-like cells, and only on those
-            expected = neutralize_formula(str(value))
+            # and cells longer than a spreadsheet cell holds are cut with a visible marker
+            expected = fit_cell(neutralize_formula(str(value)))
             assert cell == expected
-            assert (cell[1:] if cell != value else cell) == value
+            if not cell.endswith(CUT_MARKER):
+                assert (cell[1:] if cell != value else cell) == value
     _, kinds = hostile_records
     by_id = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
     trials = hostile_snap.tables["trials"].set_index("nct_id")
     for nct, kind in kinds.items():
         title = by_id[nct]["title"]
+        stored = str(trials.loc[nct, "title"])
         if kind in FORMULA_LIKE:
-            assert title == "'" + str(trials.loc[nct, "title"]), kind
-        else:
-            assert title == trials.loc[nct, "title"], kind
-        assert HOSTILE[kind] in by_id[nct]["conditions"] and HOSTILE[kind] in by_id[nct]["interventions"]
-    assert len(by_id[next(n for n, k in kinds.items() if k == "big")]["title"]) > 1 << 20
+            stored = "'" + stored
+        assert title == fit_cell(stored), kind
+        for col in ("conditions", "interventions"):
+            cell = by_id[nct][col]
+            if kind == "big":  # longer than a spreadsheet cell holds: cut visibly
+                kept = cell[: -len(CUT_MARKER)].lstrip("'")
+                assert cell.endswith(CUT_MARKER) and HOSTILE[kind].startswith(kept), col
+            else:
+                assert HOSTILE[kind] in cell, (kind, col)
+    big = by_id[next(n for n, k in kinds.items() if k == "big")]["title"]
+    assert len(big) == EXCEL_CELL_LIMIT and big.endswith(CUT_MARKER)
+    assert all(len(c) <= EXCEL_CELL_LIMIT for r in rows for c in r)
 
 
 def test_export__round_trips_through_pandas(exported: bytes, big_csv_fields: None) -> None:

@@ -229,3 +229,53 @@ def test_check_filters__unknown_status_or_class_is_usage_error(tables: dict[str,
         ex.build_export_frame(tables, filters=ex.ExportFilters(classes=("car-t-cells",)))
     ok = ex.ExportFilters(statuses=("Not yet recruiting",), classes=("CAR_T",))
     assert ex.build_export_frame(tables, filters=ok).empty  # valid values, no facets: nothing matches
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+@pytest.mark.parametrize("length", [0, 10, ex.EXCEL_CELL_LIMIT])
+def test_fit_cell__text_a_cell_holds_is_unchanged(length: int) -> None:
+    text = "x" * length
+    assert ex.fit_cell(text) == text
+
+
+def test_fit_cell__longer_text_is_cut_visibly_at_the_limit() -> None:
+    text = "a" * (ex.EXCEL_CELL_LIMIT + 1)
+    got = ex.fit_cell(text)
+    assert got.endswith(ex.CUT_MARKER) and len(got) == ex.EXCEL_CELL_LIMIT
+    assert got.startswith("a" * 1000)
+
+
+def test_fit_cell__emoji_count_as_two_units() -> None:
+    # 20,000 emoji are 20,000 characters but 40,000 UTF-16 units: too long for a cell
+    text = "\U0001f9ec" * 20_000
+    got = ex.fit_cell(text)
+    assert got.endswith(ex.CUT_MARKER) and _units(got) <= ex.EXCEL_CELL_LIMIT
+    assert _units(got) >= ex.EXCEL_CELL_LIMIT - 1  # no surrogate pair is split, so at most one unit short
+
+
+@given(hst.text(min_size=0, max_size=50), hst.integers(min_value=120, max_value=400))
+@settings(max_examples=200, deadline=None)
+def test_fit_cell__never_over_the_limit_and_prefix_kept(text: str, limit: int) -> None:
+    long = text * (limit // max(1, len(text)) + 2) if text else "y" * (limit + 5)
+    got = ex.fit_cell(long, limit)
+    assert _units(got) <= limit
+    if got != long:
+        assert got.endswith(ex.CUT_MARKER) and long.startswith(got[: -len(ex.CUT_MARKER)])
+
+
+def test_to_csv_bytes__cell_longer_than_a_spreadsheet_holds_is_cut(tables: dict[str, pd.DataFrame]) -> None:
+    t = {k: v.copy() for k, v in tables.items()}
+    title = str(t["trials"].loc[0, "title"])
+    t["trials"].loc[0, "title"] = title * (ex.EXCEL_CELL_LIMIT // len(title) + 2)  # test-only: a huge title
+    old = csv.field_size_limit()
+    csv.field_size_limit(1 << 20)
+    try:
+        rows = read_back(ex.to_csv_bytes(ex.build_export_frame(t)))
+    finally:
+        csv.field_size_limit(old)
+    assert len(rows[1][1]) == ex.EXCEL_CELL_LIMIT and rows[1][1].startswith(title)
+    assert rows[1][1].endswith(ex.CUT_MARKER)
+    assert rows[1][0] == t["trials"].loc[0, "nct_id"]  # the row still says which record to open
