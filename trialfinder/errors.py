@@ -113,6 +113,10 @@ class NetworkError(TemporaryApiError):
     """Connection refused/reset, DNS failure or timeout."""
 
 
+class BodyStalledError(NetworkError):
+    """The server sent its headers, then nothing more within the read timeout (retried)."""
+
+
 class InvalidResponseError(TemporaryApiError):
     """A body that is truncated, not JSON, or of the wrong content type."""
 

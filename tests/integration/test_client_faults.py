@@ -15,6 +15,7 @@ from tests.integration.conftest import MakeClient, StartReplay
 from trialfinder.ctgov.replay import running_server
 from trialfinder.errors import (
     BadRequestError,
+    BodyStalledError,
     InvalidResponseError,
     NetworkError,
     RateLimitedError,
@@ -163,6 +164,26 @@ def test_slowbody__beyond_read_timeout_is_network_error(
     client = make_client(server, read_timeout_s=0.2, max_retries=1)
     with pytest.raises(NetworkError, match="timed out talking to"):
         client.version()
+
+
+def test_stallbody__once_is_retried_and_succeeds(start_replay: StartReplay, make_client: MakeClient) -> None:
+    # headers arrive, then the body stalls past the read timeout: requests (not urllib3) fails while
+    # reading it, and the client asks again
+    server = start_replay(["stallbody:1"])
+    client = make_client(server, read_timeout_s=0.3, max_retries=2)
+    assert "apiVersion" in client.version()
+    assert server.requests_seen == 2
+
+
+def test_slowbody__persisting_is_retried_then_body_stalled_error(
+    start_replay: StartReplay, make_client: MakeClient
+) -> None:
+    server = start_replay(["slowbody:1.5"])
+    client = make_client(server, read_timeout_s=0.2, max_retries=2)
+    with pytest.raises(BodyStalledError, match="stalled after its headers") as err:
+        client.version()
+    assert server.requests_seen == 3  # first try + max_retries
+    assert err.value.exit_code == 75 and err.value.hint
 
 
 def test_reset__persisting_is_network_error(start_replay: StartReplay, make_client: MakeClient) -> None:

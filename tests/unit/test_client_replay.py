@@ -260,6 +260,7 @@ def test_route__version(store: R.StudyStore) -> None:
         ("badjson:1", "badjson", 1),
         ("content-type:2", "content-type", 2),
         ("slowbody:1", "slowbody", 1),
+        ("stallbody:2", "stallbody", 2),
         ("500:2", "500", 2),
         ("502:2", "502", 2),
     ],

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InvalidHeader, MaxRetryError
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from trialfinder.config import Settings
@@ -41,6 +41,7 @@ from trialfinder.ctgov import params as P
 from trialfinder.errors import (
     ApiError,
     BadRequestError,
+    BodyStalledError,
     InvalidResponseError,
     NetworkError,
     PagingError,
@@ -425,20 +426,30 @@ class CtgovClient:
                        not_found: str | None = None) -> tuple[Any, bool, requests.Response]:
         url = self.base_url + path
         attempts = 1 + INVALID_BODY_RETRIES
-        for attempt in range(1, attempts + 1):
+        stalls = 0
+        attempt = 0
+        while True:
+            attempt += 1
             resp: requests.Response | None = None
             try:
                 resp = self._send(url, query)
                 self._raise_for_status(resp, not_found)
                 return self._decode(resp), bool(getattr(resp, "from_cache", False)), resp
+            except BodyStalledError as exc:
+                # urllib3 retries slow headers itself; a body that stalls after them fails later, in
+                # requests, so it is retried here (as many times as other failures: max_retries)
+                stalls += 1
+                if stalls > self.settings.max_retries:
+                    raise
+                log.warning("%s (retry %d of %d)", exc.message, stalls, self.settings.max_retries)
+                time.sleep(self.settings.backoff_factor_s * stalls)
             except InvalidResponseError as exc:
                 if resp is not None:
                     self._forget(resp)
-                if attempt == attempts:
+                if attempt - stalls >= attempts:
                     raise
-                log.warning("%s (attempt %d of %d); fetching again", exc.message, attempt, attempts)
-                time.sleep(self.settings.backoff_factor_s * attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+                log.warning("%s (attempt %d of %d); fetching again", exc.message, attempt - stalls, attempts)
+                time.sleep(self.settings.backoff_factor_s * (attempt - stalls))
 
     def _send(self, url: str, query: Mapping[str, str]) -> requests.Response:
         for rebuilt in (False, True):
@@ -451,6 +462,16 @@ class CtgovClient:
             except (requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as exc:
                 raise InvalidResponseError(f"truncated body from {url}: {_reason(exc)}", url=url) from exc
+            except requests.exceptions.ConnectionError as exc:
+                if _body_stalled(exc):
+                    raise BodyStalledError(
+                        f"timed out talking to {url}: the answer stalled after its headers", url=url,
+                        hint="the server is slow; try again later") from exc
+                if "timed out" in _reason(exc).lower():
+                    raise NetworkError(f"timed out talking to {url}: {_reason(exc)}", url=url,
+                                       hint="the server is slow or unreachable; try again later") from exc
+                raise NetworkError(f"cannot reach {url}: {_reason(exc)}", url=url,
+                                   hint="check the network or TRIALFINDER_API_URL") from exc
             except requests.exceptions.Timeout as exc:
                 raise NetworkError(f"timed out talking to {url}: {_reason(exc)}", url=url,
                                    hint="the server is slow or unreachable; try again later") from exc
@@ -506,6 +527,12 @@ class CtgovClient:
         key = getattr(resp, "cache_key", None)
         if cache is not None and key:
             cache.delete(key)
+
+
+def _body_stalled(exc: requests.exceptions.ConnectionError) -> bool:
+    """A read timeout raised while reading the body (requests wraps urllib3's ``ReadTimeoutError``
+    directly; a timeout before the headers arrives wrapped in ``MaxRetryError`` after urllib3's retries)."""
+    return any(isinstance(a, ReadTimeoutError) for a in exc.args)
 
 
 def _reason(exc: BaseException) -> str:

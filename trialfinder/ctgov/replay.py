@@ -508,6 +508,9 @@ def read_token(token: str, query: Mapping[str, str]) -> int:
 
 # --- faults -----------------------------------------------------------------------------------------
 
+STALL_SECONDS = 3.0
+"""How long a ``stallbody`` answer waits between its headers and its body (past any sane read timeout
+in tests, short enough not to hold the server's threads for long)."""
 FAULT_KINDS = {
     # kind: (argument meaning, description)
     "429": ("N", "first N requests get 429 with Retry-After: 1"),
@@ -518,6 +521,7 @@ FAULT_KINDS = {
     "retry-after": ("SECONDS", "every request gets 429 with Retry-After: SECONDS"),
     "delay": ("SECONDS", "every answer waits SECONDS before its headers"),
     "slowbody": ("SECONDS", "every answer sends headers, then waits SECONDS before the body"),
+    "stallbody": ("N", f"first N 200 answers send headers, then stall {STALL_SECONDS:g} s before the body"),
     "truncate": ("N", "first N 200 bodies are cut in half (connection closed early)"),
     "reset": ("N", "first N requests get the connection dropped without an answer"),
     "badjson": ("N", "first N 200 bodies are not JSON (an HTML page labelled application/json)"),
@@ -525,7 +529,7 @@ FAULT_KINDS = {
     "emptylast": ("", "the last page of /studies carries a nextPageToken to an extra empty page"),
     "repeat-token": ("", "pages after the first repeat the pageToken they were given as nextPageToken"),
 }
-_COUNTED = {"429", "500", "502", "503", "504", "truncate", "reset", "badjson", "content-type"}
+_COUNTED = {"429", "500", "502", "503", "504", "truncate", "reset", "badjson", "content-type", "stallbody"}
 _SECONDS = {"retry-after", "delay", "slowbody"}
 
 
@@ -873,6 +877,8 @@ class ReplayHandler(http.server.BaseHTTPRequestHandler):
                 else:
                     answer = Answer(200, _HTML, "text/html; charset=utf-8")
         slow = plan.seconds("slowbody")
+        if answer.status == 200 and (stall := plan.take(["stallbody"])) is not None:
+            slow, note = max(slow, STALL_SECONDS), f"{note} (fault {stall})"
         try:
             self._reply(answer, cut=cut, slow=slow)
         except (BrokenPipeError, ConnectionResetError):
