@@ -696,3 +696,48 @@ def test_prior_immunotherapy__exclusion_for_named_cohorts_is_allowed() -> None:
             "anti-PD-1/PD-L1/2, anti-CD96 antibody, anti-OX-40 antibody")
     assert prior_immunotherapy(trial("* Measurable disease", f"* {sent}")).value == "allowed"
     assert prior_immunotherapy(trial("* Measurable disease", "* " + sent.split(": ")[1])).value == "excluded"
+
+
+# ------------------------------------------------------------- round 5: line of therapy (heldout3 misses)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        # NCT06328036
+        "Patients must have histologically confirmed IDH wildtype World Health Organization (WHO) grade IV "
+        "glioblastoma at first or second relapse",
+        # NCT04656535
+        "First or second recurrence after treatment.",
+        # NCT05706207
+        "Patients with histologically or cytologically confirmed advanced malignant solid tumor who have "
+        "been intolerant of all standard therapies or recurrence after all standard therapies, and there is "
+        "no better treatment option.",
+        # NCT06001255
+        "Locally advanced or metastatic solid tumors confirmed by histology or cytology, for which standard "
+        "treatment is invalid, unavailable or intolerable.",
+        # NCT05327530 (maintenance after first-line chemotherapy)
+        "Participants without progressive disease as per RECIST v1.1 guidelines following completion of 4 "
+        "to 6 cycles of 1L chemotherapy",
+    ],
+)
+def test_line_of_therapy__recurrence_and_maintenance_wording_is_previously_treated(sent: str) -> None:
+    r = line_of_therapy(trial(f"* {sent}"))
+    assert r.value == "previously_treated" and r.evidence == (sent,)
+
+
+def test_line_of_therapy__with_or_without_after_a_requirement_is_previously_treated() -> None:
+    # NCT04743661: "with or without prior chemotherapy" qualifies the required prior irradiation
+    sent = ("Patients must have recurrent, progressive, or refractory medulloblastoma after prior "
+            "craniospinal irradiation (CSI) therapy with or without prior chemotherapy")
+    assert line_of_therapy(trial(f"* {sent}")).value == "previously_treated"
+    # the same words alone still mean either
+    either = trial("* Advanced solid tumour with or without prior systemic therapy")  # test-only sentence
+    assert line_of_therapy(either).value == "any"
+
+
+def test_line_of_therapy__no_prior_therapy_listed_as_an_exclusion_requires_pretreatment() -> None:
+    # NCT04374877 (Part C exclusion): patients with no prior systemic therapy are the ones excluded
+    exc = "* No prior systemic therapy for unresectable or metastatic disease"
+    assert line_of_therapy(trial("* Measurable disease", exc)).value == "previously_treated"
+    assert prior_immunotherapy(trial("* Measurable disease", exc)).value == "unstated"

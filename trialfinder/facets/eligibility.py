@@ -396,6 +396,8 @@ def _io_kind(text: str, f: str, section: str, parent: str = "") -> str | None:
     if section == "exclusion":
         if washout:
             return None
+        if _NO_PRIOR_START.match(text):
+            return "req" if io else None  # "No prior anti-PD-1 therapy" listed as an exclusion
         if neg and _REQUIRE.search(text, f) and io:
             return "req"  # "patients who have not received prior anti-PD-1" in exclusions
         return "excl"
@@ -485,9 +487,15 @@ _PREV = _rx(
     r"(?:at least|≥|minimum (?:of )?)\s*(?:one|1|two|2|three|3)\s*(?:prior |previous |line|regimen|systemic|"
     r"standard)|second[- ]line|third[- ]line|\b2L\b|after (?:at least )?(?:one|1|first[- ]line)|"
     r"(?:must|should) have (?:received|had)|have received (?:standard )?first[- ]line|resistan\w*|"
-    r"(?:after|following|completion of) [^.]{0,40}(?:first|front)[- ]line|salvage|"
-    r"recurrent [^.]{0,30}after|intolerant (?:of|to) (?:standard|prior)"
+    r"(?:after|following|completion of|start of) [^.]{0,40}(?:(?:first|front)[- ]line|\b1L\b)|salvage|"
+    r"recurrent [^.]{0,30}after|recurrence (?:after|following)|"
+    r"intolerant (?:of|to) (?:all )?(?:standard|prior)|"
+    r"\b(?:first|second|1st|2nd) (?:or (?:second|third|2nd|3rd) )?(?:relapse|recurrence)|"
+    r"standard (?:treatment|therapy|therapies) (?:is|are|was|were|has been|have been) (?:invalid|ineffective|"
+    r"failed)|prior (?:treatment|therapy) must include"
 )
+_NO_PRIOR_START = re.compile(r"^\W*(?:no|without) (?:prior|previous)\b", re.I)
+"""An exclusion item that starts "No prior ...": patients who had none are excluded (a double negative)."""
 _ANY = _rx(r"any line|regardless of (?:prior|previous)|with or without prior")
 
 
@@ -519,6 +527,8 @@ def _line_kind(text: str, f: str, section: str) -> str | None:
                            and (p0 := _PREV.search(text, f)) is not None and p0.start() < irrelevant.start()):
         return None  # yet "failure of ... prior therapy (progression or intolerable toxicity)" counts
     if section == "exclusion":
+        if _NO_PRIOR_START.match(text):
+            return "prev"  # "No prior systemic therapy for metastatic disease" listed as an exclusion
         if _FIRST_EXCL.search(text, f) and not _washout_only(text, f) \
                 and not _CONCURRENT_ONLY.search(text, f) and not _MANY_LINES.search(text, f) \
                 and not re.search(r"\b(?:adjuvant|more than|≥ ?[2-9]|[2-9] or more|three or more)\b",
@@ -527,8 +537,10 @@ def _line_kind(text: str, f: str, section: str) -> str | None:
         if _NAIVE.search(text, f):
             return "prev"  # "treatment-naive" patients excluded
         return None
-    if _ANY.search(text, f):
-        return "any"
+    if (a := _ANY.search(text, f)) is not None:
+        p0 = _PREV.search(text, f)
+        # "recurrent ... after prior CSI with or without prior chemotherapy": the requirement comes first
+        return "prev" if p0 is not None and p0.start() < a.start() else "any"
     first = _FIRST.search(text, f) or _NAIVE.search(text, f)
     if first and _EARLY_NAIVE.search(text, f) \
             and not re.search(r"advanced|metasta|recurren|unresectable", text, re.I):
