@@ -741,3 +741,55 @@ def test_line_of_therapy__no_prior_therapy_listed_as_an_exclusion_requires_pretr
     exc = "* No prior systemic therapy for unresectable or metastatic disease"
     assert line_of_therapy(trial("* Measurable disease", exc)).value == "previously_treated"
     assert prior_immunotherapy(trial("* Measurable disease", exc)).value == "unstated"
+
+
+# ------------------------------------------------------- round 6: prior immunotherapy (heldout4 misses)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        # NCT04672369
+        "Previous exposure to immune-mediated therapy; previous use of antitumor vaccine;",
+        # NCT06773481
+        "Having been previously exposed to any anti-TIGIT, PD-1, PD-L1 or CTLA-4 drugs;",
+        # NCT04761198
+        "Prior treatment with cluster of differentiation (CD) 137 agonists, anti-cytotoxic T-lymphocyte-"
+        "associated protein 4 (CTLA-4) and anti-T-cell immunoreceptor with immunoglobulin (Ig) and "
+        "immunoreceptor tyrosine-based inhibitory motif domains (TIGIT) antibodies",
+    ],
+)
+def test_prior_immunotherapy__spelled_out_and_listed_checkpoint_targets_exclude(sent: str) -> None:
+    r = prior_immunotherapy(trial("* Measurable disease", f"* {sent}"))
+    assert r.value == "excluded" and r.evidence == (sent,)
+
+
+def test_prior_immunotherapy__restated_exclusion_is_not_a_double_negative() -> None:
+    # NCT05014815: "... were excluded" in an exclusion item does not turn it into a requirement
+    sent = ("Participants who had received any prior therapies targeting T-cell costimulatory or checkpoint "
+            "pathways (e.g., programmed cell death protein 1 [PD-1], programmed death-ligand 1 [PD-L1], or "
+            "cytotoxic T-lymphocyte-associated protein 4 [CTLA-4]) for metastatic NSCLC were excluded.")
+    assert prior_immunotherapy(trial("* Measurable disease", f"* {sent}")).value == "excluded"
+
+
+def test_prior_immunotherapy__requirement_only_where_effective_is_allowed() -> None:
+    # NCT04895709
+    sent = ("Received standard-of-care therapies, (except for Part 1C, where participants with prior "
+            "docetaxel use for the advanced/metastatic setting will be excluded), including an available "
+            "programmed death (ligand)-1 inhibitor known to be effective in the tumor type")
+    assert prior_immunotherapy(trial(f"* {sent}")).value == "allowed"
+
+
+def test_prior_immunotherapy__arm_for_checkpoint_experienced_patients() -> None:
+    # NCT05859464 (arm labels quoted; the criteria say nothing about prior immunotherapy)
+    arms = (Arm("Part 2: Cohort Expansion; Prior CPI Therapy", "EXPERIMENTAL", "", ()),
+            Arm("Part 2: Cohort Expansion; CPI therapy Naive", "EXPERIMENTAL", "", ()))
+    t = dataclasses.replace(trial("* Measurable disease"), arms=arms)
+    r = prior_immunotherapy(t)
+    assert r.value == "allowed" and r.evidence == ("Part 2: Cohort Expansion; Prior CPI Therapy",)
+    only = dataclasses.replace(t, arms=arms[:1])
+    assert prior_immunotherapy(only).value == "required"
+    # criteria that decide win over arm labels
+    crit = trial("* Measurable disease", "* Prior treatment with immunotherapy.")  # test-only sentence
+    excl = dataclasses.replace(crit, arms=arms)
+    assert prior_immunotherapy(excl).value == "excluded"

@@ -252,7 +252,12 @@ _IO = _rx(
     r"PD-1/L1|anti[- ]?PD[- ]?L?2|anti[- ]?CTLA[- ]?4|"
     r"CTLA[- ]?4\)? (?:inhibitor|antibod|antagonist|agent)\w*|"
     r"\bbiologic(?:al)? (?:therapy|therapies|agents?|treatment)|\bnivolumab|\bpembrolizumab|\bipilimumab|"
-    r"\batezolizumab|\bdurvalumab|\bavelumab|\bcemiplimab|T[- ]cell co-?stimulation"
+    r"\batezolizumab|\bdurvalumab|\bavelumab|\bcemiplimab|T[- ]cell co-?stimulation|"
+    r"immune[- ]mediated therap\w*|cytotoxic T[- ]lymphocyte[- ]associated (?:protein|antigen)[- ]?4|"
+    r"programmed (?:cell )?death[- ]?(?:\(?ligand\)?)?[- ]?1\)? (?:\(\w+\) )?"
+    r"(?:inhibitor|antibod|agent|blocker|therap)\w*|"
+    r"(?:PD-?L?-?1|CTLA-?4),? (?:(?:PD-?L?-?1|CTLA-?4),? )*(?:or|and|and/or) (?:PD-?L?-?1|CTLA-?4) "
+    r"(?:drugs?|agents?|inhibitors?|antibod\w*|blockers?|mAbs?)\b"
 )
 _IO_IRRELEVANT = _rx(r"allerg|desensiti|live (?:attenuated )?vacc|biops|tissue|specimen|pregnan|breastfeed|"
                      r"contracep|hypersensitiv|excipient|contraindicat|"
@@ -301,7 +306,10 @@ _ALLOWED = _rx(
     r"(?:received|been treated with) (?:prior |previous |an? )?(?:[\w-]+ ){0,3}"
     r"(?:immun\w*|checkpoint|anti-?PD|PD-?L?-?1|PD\(L\)1|anti-?CTLA|ICIs?\b|CPIs?\b)"
     r"[^.]{0,40}?(?:must|may|are eligible|can|should) (?!not\b)|"
-    r"with or without (?:prior )?(?:an? )?(?:anti-?PD|PD-?L?-?1|anti-?CTLA|CTLA|immun|checkpoint|ICI|CPI)"
+    r"with or without (?:prior )?(?:an? )?(?:anti-?PD|PD-?L?-?1|anti-?CTLA|CTLA|immun|checkpoint|ICI|CPI)|"
+    r"known to (?:be effective|provide (?:a )?(?:clinical )?benefit)|"
+    r"\bif (?:approved|available|indicated|eligible)\b|"
+    r"\bwhere (?:approved|available|indicated)\b"
 )
 _ALLOWED_IN_EXCLUSION = _rx(
     r"(?:prior(?! to)|previous)[^.]{0,60}(?:is|are) (?:allowed|permitted|acceptable|eligible)|"
@@ -391,14 +399,14 @@ def _io_kind(text: str, f: str, section: str, parent: str = "") -> str | None:
     washout = _washout_only(text, f) or (bool(parent) and _THERAPY_PARENT.search(parent) is not None
                                          and _washout_only(parent))
     pos = (io or sys_all).start()  # type: ignore[union-attr]
-    neg = _negated_before(text, pos, 100) or bool(re.search(r"not (?:be )?permi|"
-                                                            r"not allowed|excluded", text, re.I))
+    neg_near = _negated_before(text, pos, 100)
+    neg = neg_near or bool(re.search(r"not (?:be )?permi|not allowed|excluded", text, re.I))
     if section == "exclusion":
         if washout:
             return None
         if _NO_PRIOR_START.match(text):
             return "req" if io else None  # "No prior anti-PD-1 therapy" listed as an exclusion
-        if neg and _REQUIRE.search(text, f) and io:
+        if neg_near and _REQUIRE.search(text, f) and io:
             return "req"  # "patients who have not received prior anti-PD-1" in exclusions
         return "excl"
     # inclusion / other: requirements are positive, exclusions are negated
@@ -445,6 +453,24 @@ def _scoped(found: _Found, scopes: set[str]) -> bool:
     return True
 
 
+_ARM_PRIOR_IO = _rx(
+    r"(?:prior|post|after|previously treated with)[- ](?:CPI|ICI|checkpoint|PD-?L?-?1|anti-PD-?L?-?1|"
+    r"immunotherapy|IO)\b|(?:CPI|ICI|checkpoint inhibitors?|PD-?L?-?1|anti-PD-?L?-?1|immunotherapy|IO)[- ]"
+    r"(?:experienced|treated|pre-?treated|refractory|resistant|relapsed|progressed|failure)")
+"""An arm for patients who already had checkpoint inhibitors ("Cohort C1: ... Checkpoint Inhibitor
+Experienced Participants", "Part 2: Cohort Expansion; Prior CPI Therapy")."""
+
+
+def _arm_prior_io(t: TrialText) -> Result | None:
+    """When the criteria say nothing: an arm for patients who had checkpoint inhibitors gives
+    ``allowed`` (other arms exist) or ``required`` (it is the only arm)."""
+    labels = [a.label.strip() for a in t.arms if a.label.strip()]
+    hits = [lb for lb in labels if _ARM_PRIOR_IO.search(" ".join(lb.split()), fold(" ".join(lb.split())))]
+    if not hits:
+        return None
+    return Result("allowed" if len(hits) < len(labels) else "required", (hits[0],))
+
+
 def prior_immunotherapy(t: TrialText) -> Result:
     """Can a patient who already had immunotherapy join? ``excluded`` / ``required`` / ``allowed`` /
     ``unstated`` (a washout alone is unstated). Mixed cohorts (some require or allow it, others
@@ -467,7 +493,7 @@ def prior_immunotherapy(t: TrialText) -> Result:
         return Result("excluded", ev(excl[:1]))
     if allow:
         return Result("allowed", ev(allow[:1]))
-    return Result("unstated")
+    return _arm_prior_io(t) or Result("unstated")
 
 
 # ------------------------------------------------------------------------------ line of therapy
@@ -729,7 +755,7 @@ def _reads(*extra: str) -> tuple[str, ...]:
 ADVANCED_DISEASE = Facet("advanced_disease", _reads("trials.title", "trials.official_title",
                                                     "trials.conditions", "trials.keywords", "arms.label"),
                          advanced_disease, ("yes", "no", "unknown"), advanced_disease.__doc__ or "")
-PRIOR_IMMUNOTHERAPY = Facet("prior_immunotherapy", _reads(), prior_immunotherapy,
+PRIOR_IMMUNOTHERAPY = Facet("prior_immunotherapy", _reads("arms.label"), prior_immunotherapy,
                             ("excluded", "required", "allowed", "unstated"),
                             prior_immunotherapy.__doc__ or "")
 LINE_OF_THERAPY = Facet("line_of_therapy", _reads("trials.title", "trials.official_title"), line_of_therapy,
