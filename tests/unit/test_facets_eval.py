@@ -97,7 +97,7 @@ def test_evaluate__labelled_set(labelled_tables: dict[str, pd.DataFrame]) -> Non
     assert report.evidence_pieces > 100
     assert report.evidence_verbatim_share == 1.0, report.evidence_failures[:5]
     names = [s.name for s in report.splits]
-    assert names == ["dev", "dev2", "heldout", "heldout2", "heldout3", "heldout4", "all"]
+    assert names == ["dev", "dev2", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "all"]
     everything = report.split("all")
     assert everything.n == len(labels) >= 80
     p, r, f1 = everything.classes.micro()
@@ -144,6 +144,11 @@ def test_labels__file_meets_the_brief(shared_dir: Path) -> None:
     heldout4 = [lab for lab in labels if lab.split == "heldout4"]
     before4 = {lab.nct_id for lab in labels if lab.split != "heldout4"}
     assert len(heldout4) >= 40 and {lab.nct_id for lab in heldout4}.isdisjoint(before4)
+    heldout5 = [lab for lab in labels if lab.split == "heldout5"]
+    before5 = {lab.nct_id for lab in labels if lab.split != "heldout5"}
+    assert len(heldout5) >= 30 and {lab.nct_id for lab in heldout5}.isdisjoint(before5)
+    # heldout5 comes from the recorded API pages and downloads, not from v2/studies
+    assert not any((shared_dir / "v2" / "studies" / f"{lab.nct_id}.json").exists() for lab in heldout5)
 
 
 def test_read_labels__errors(tmp_path: Path) -> None:
