@@ -793,3 +793,105 @@ def test_prior_immunotherapy__arm_for_checkpoint_experienced_patients() -> None:
     crit = trial("* Measurable disease", "* Prior treatment with immunotherapy.")  # test-only sentence
     excl = dataclasses.replace(crit, arms=arms)
     assert prior_immunotherapy(excl).value == "excluded"
+
+
+# ------------------------------------------------- round 7: heldout5 misses (records from recorded API pages)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        # NCT06620835: treatment-naive for one drug class only
+        "Tyrosine Kinase Inhibitor (TKI) treatment naïve.",
+        # NCT05651269: untreated with one drug
+        "Documented KRAS G12C mutation and previously untreated with sotorasib",
+    ],
+)
+def test_prior_immunotherapy__naive_to_one_drug_is_not_treatment_naive(sent: str) -> None:
+    assert prior_immunotherapy(trial(f"* {sent}")).value == "unstated"
+    # test-only sentence: naive to every therapy
+    assert prior_immunotherapy(trial("* Treatment naïve.")).value == "excluded"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        # NCT05786924: current treatment, not prior treatment
+        "Actively receiving systemic treatment or direct medical intervention on another "
+        "therapeutic clinical "
+        "study.",
+        # NCT05147467: one kind of immunotherapy
+        "Prior history of allogeneic hematopoietic stem cell transplantation, adoptive cell immunotherapy or "
+        "autologous hematopoietic stem cell transplantation within 24 months.",
+    ],
+)
+def test_prior_immunotherapy__current_or_one_kind_is_unstated(sent: str) -> None:
+    assert prior_immunotherapy(trial("* Measurable disease", f"* {sent}")).value == "unstated"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        # NCT04318938
+        "No prior therapy for metastatic ALK+ NSCLC including therapy with ALK inhibitors. However, 1 or 2 "
+        "cycles of chemotherapy, chemo-immunotherapy or immunotherapy as well as cerebral irradiation before "
+        "inclusion in the study will be allowed.",
+        # NCT05999214
+        "Has completed 2-4 cycles of first-line therapy (including chemotherapy, immunotherapy, chemotherapy "
+        "combined with immunotherapy, chemotherapy combined with targeted therapy, etc.), and has "
+        "SD assessed by "
+        "RECIST 1.1 during the same period;",
+        # NCT05438667
+        "Non-small cell lung cancer: Recurrent/metastatic non-small cell lung cancer previously treated with "
+        "platinum-based chemotherapy and/or immunotherapy and/or anti-angiogenic therapy",
+    ],
+)
+def test_prior_immunotherapy__listed_options_permit(sent: str) -> None:
+    assert prior_immunotherapy(trial(f"* {sent}")).value == "allowed"
+
+
+def test_prior_immunotherapy__not_limited_to_is_not_a_negation() -> None:
+    # NCT06944470 (under "Received any of the following ...:" in the exclusions)
+    sent = ("Previous systemic antitumor therapy for NSCLC (including investigational drugs), such as "
+            "chemotherapy or immunologically mediated therapy (including but not limited to "
+            "anti-PD-1, anti-PD-L1, "
+            "anti-CTLA-4 therapy) and anti-angiogenic therapy (such as anti-VEGF pathway-targeted drugs);")
+    assert prior_immunotherapy(trial("* Stage III NSCLC", f"* {sent}")).value == "excluded"
+
+
+def test_prior_immunotherapy__pd1_required_but_ctla4_excluded_for_everyone() -> None:
+    # NCT04691388: a patient who had nivolumab + ipilimumab cannot join
+    inc = ("* It is diagnosed as advanced (stage IV) non-small cell lung cancer by cytology or "
+           "histology, and the "
+           "disease has progressed after receiving PD-1 antibody treatment in the past")
+    exc = ("* Previously received Anlotinib hydrochloride treatment and other immunotherapy: "
+           "including but not "
+           "limited to anti-CTLA-4 antibody, anti-OX40 antibody and anti-CD137 antibody treatment and other "
+           "immunotherapy;")
+    assert prior_immunotherapy(trial(inc, exc)).value == "excluded"
+    assert prior_immunotherapy(trial(inc)).value == "required"
+
+
+def test_prior_immunotherapy__some_parts_of_the_study_is_scoped() -> None:
+    # test-only sentence built on NCT04956640's scoping words ("For some parts of the study, (i.e., ...)")
+    sent = ("For some parts of the study, (i.e., one of the two arms with LY3537982 in combination with "
+            "pembrolizumab), prior treatment with an anti-PD-1 or anti-PD-L1 therapy.")
+    assert prior_immunotherapy(trial("* Measurable disease", f"* {sent}")).value == "allowed"
+
+
+@pytest.mark.parametrize(
+    ("inc", "expected"),
+    [
+        # NCT06411691
+        ("* Cohort A: Have received 4-6 months of FOLFIRINOX or gemcitabine+nab-paclitaxel for the 1st line "
+         "treatment of metastatic unresectable PDAC.", "previously_treated"),
+        # NCT04007835
+        ("* Patients should be using the EGFR TKI monotherapy as the first line treatment and meet "
+         "the following "
+         "criteria:", "previously_treated"),
+        # NCT04318938
+        ("* No prior therapy for metastatic ALK+ NSCLC including therapy with ALK inhibitors.", "first_line"),
+    ],
+)
+def test_line_of_therapy__round7_wording(inc: str, expected: str) -> None:
+    assert line_of_therapy(trial(inc)).value == expected

@@ -113,7 +113,7 @@ def test_evaluate__labelled_set(labelled_tables: dict[str, pd.DataFrame]) -> Non
 def test_evaluate__no_regression_on_the_labelled_set(labelled_tables: dict[str, pd.DataFrame]) -> None:
     """A regression guard, not a claim about new trials: every split has been used for tuning by now
     (the first-read figures of the held-out splits are in docs/facets.md). The floors sit a little under
-    the figures of round 6 (all 219: F1 0.973, advanced 0.959, prior immunotherapy 0.963, line 0.909),
+    the figures of round 7 (all 252: F1 0.968, advanced 0.952, prior immunotherapy 0.960, line 0.897),
     so a rule change that breaks several labelled trials fails here."""
     report = evaluate(LABELS, labelled_tables)
     everything = report.split("all")
@@ -121,7 +121,7 @@ def test_evaluate__no_regression_on_the_labelled_set(labelled_tables: dict[str, 
     assert f1 >= 0.96
     assert everything.singles["advanced_disease"].accuracy >= 0.945
     assert everything.singles["prior_immunotherapy"].accuracy >= 0.945
-    assert everything.singles["line_of_therapy"].accuracy >= 0.89
+    assert everything.singles["line_of_therapy"].accuracy >= 0.885
     assert report.evidence_verbatim_share == 1.0
 
 

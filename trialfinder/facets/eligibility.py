@@ -89,7 +89,8 @@ def contexts(items: tuple[Item, ...]) -> tuple[Context, ...]:
 # ----------------------------------------------------------------------------------------- helpers
 
 _NEGATED = _rx(
-    r"\b(?:no|not|never|without|none|nor|neither|cannot|must not|may not|should not|excluded|ineligible|"
+    r"\b(?:no|not(?! limited| only| restricted)|never|without|none|nor|neither|cannot|must not|may not|"
+    r"should not|excluded|ineligible|"
     r"are not permi\w+|is not permi\w+|not (?:be )?(?:permi\w+|allowed|eligible)|naïve|naive|untreated|"
     r"free of)\b|\bnon-(?=metasta)"
 )
@@ -253,12 +254,16 @@ _IO = _rx(
     r"CTLA[- ]?4\)? (?:inhibitor|antibod|antagonist|agent)\w*|"
     r"\bbiologic(?:al)? (?:therapy|therapies|agents?|treatment)|\bnivolumab|\bpembrolizumab|\bipilimumab|"
     r"\batezolizumab|\bdurvalumab|\bavelumab|\bcemiplimab|T[- ]cell co-?stimulation|"
-    r"immune[- ]mediated therap\w*|cytotoxic T[- ]lymphocyte[- ]associated (?:protein|antigen)[- ]?4|"
+    r"immun(?:e|ologically)[- ]mediated therap\w*|"
+    r"cytotoxic T[- ]lymphocyte[- ]associated (?:protein|antigen)[- ]?4|"
     r"programmed (?:cell )?death[- ]?(?:\(?ligand\)?)?[- ]?1\)? (?:\(\w+\) )?"
     r"(?:inhibitor|antibod|agent|blocker|therap)\w*|"
     r"(?:PD-?L?-?1|CTLA-?4),? (?:(?:PD-?L?-?1|CTLA-?4),? )*(?:or|and|and/or) (?:PD-?L?-?1|CTLA-?4) "
     r"(?:drugs?|agents?|inhibitors?|antibod\w*|blockers?|mAbs?)\b"
 )
+_IO_ONE_KIND = re.compile(r"(?:adoptive|cellular|cell|CAR[- ]?T|gene|allergen|antigen[- ]specific)[- ]"
+                          r"(?:\w+[- ])?$", re.I)
+"""Words just before "immunotherapy" that name one kind of it ("adoptive cell immunotherapy")."""
 _IO_IRRELEVANT = _rx(r"allerg|desensiti|live (?:attenuated )?vacc|biops|tissue|specimen|pregnan|breastfeed|"
                      r"contracep|hypersensitiv|excipient|contraindicat|"
                      r"^\W*\d+ (?:days?|weeks?|months?) (?:after|following|from) the (?:end|last)")
@@ -283,6 +288,7 @@ _MANY_LINES = _rx(
     r"(?:(?:≥|>=|at least) ?(?:[2-9]|two|three|four)|"
     r"(?:>|more than|greater than) ?(?:\(>\) ?)?(?:[1-9]|one|two|three))"
     r"\s+(?:prior |previous )?(?:lines?|regimens?|systemic|therap\w*|treatments?|anti)|"
+    r"(?:lines?|regimens?) of (?:\w+[ -]){0,3}(?:therapy|therapies|treatments?) ?(?:≥|>=|>) ?[1-9]|"
     r"\b(?:[2-9]|two|three|four) or more (?:prior |previous )?"
     r"(?:lines?|regimens?|systemic|therap|treatments?)")
 """A count of earlier lines ("received ≥ 2 prior systemic therapies"): a cap, not treatment-naive."""
@@ -308,6 +314,9 @@ _ALLOWED = _rx(
     r"[^.]{0,40}?(?:must|may|are eligible|can|should) (?!not\b)|"
     r"with or without (?:prior )?(?:an? )?(?:anti-?PD|PD-?L?-?1|anti-?CTLA|CTLA|immun|checkpoint|ICI|CPI)|"
     r"known to (?:be effective|provide (?:a )?(?:clinical )?benefit)|"
+    r"immun\w*[^.;]{0,80}\b(?:will be|is|are|may be) (?:allowed|permitted|acceptable)|"
+    r"\band/or (?:an? )?(?:prior )?(?:immunotherap|checkpoint|anti-?PD|PD-?L?-?1)|"
+    r"\bincluding[^.;)]{0,50}\bimmunotherap|"
     r"\bif (?:approved|available|indicated|eligible)\b|"
     r"\bwhere (?:approved|available|indicated)\b"
 )
@@ -323,7 +332,8 @@ _COHORT_SCOPED = _rx(r"\bonly (?:for|in) (?:cohorts?|parts?|arms?)\b|"
                      r"\((?:cohorts?|parts?|arms?) [^()]{1,40} only\)|"
                      r"\bexcept(?:ion)? (?:for|in|of)? ?[^.;]{0,60}\b(?:cohorts?|parts?|arms?)\b ?"
                      r"(?-i:[A-Z0-9]{1,3}[ab]?)\b|"
-                     r"\bexception for (?:cohorts?|parts?|arms?)\b")
+                     r"\bexception for (?:cohorts?|parts?|arms?)\b|"
+                     r"\b(?:for|in) some (?:parts|cohorts|arms)\b")
 """An exclusion that names the cohorts it applies to ("(only for cohort 1, 2 and 4)")."""
 _COHORT = _rx(r"\b(?:cohorts?|parts?|arms?|phase|groups?|sub-?study|substudy)\s*(?-i:[A-Z0-9]{1,3}[ab]?)\b|"
               r"^\W*(?:for|in) [^:]{0,60}\b(?:cohorts?|parts?|arms?)\b[^:]{0,40}:|"
@@ -353,11 +363,27 @@ _HEADING_ITEM = re.compile(r"^[^:;.]{0,60}:$")
 _CONCURRENT_ONLY = _rx(r"\b(?:no|any) (?:other )?(?:concurrent|concomitant)|currently receiving|current use|"
                        r"^\W*(?:concurrent|concomitant)|\bunder (?:immunotherapy|chemotherapy)|ongoing|"
                        r"\b(?:receiving|receipt of|use of) (?:any )?(?:other )?(?:concurrent|concomitant)|"
+                       r"\bactively receiving\b|"
                        r"\bundergoing\b|\bplan(?:s|ning|ned)? to (?:take|receive|undergo)|"
                        r"\b(?:may|will) (?:need to )?receive\b|during the (?:study|trial)(?: period)?\b|"
                        r"while (?:on|in|participating in) (?:the )?(?:study|trial)")
-_NAIVE = _rx(r"treatment[- ]na[iï]ve|previously untreated|" + _UNTREATED_CANCER + r"|"
+_NAIVE = _rx(r"treatment[- ]na[iï]ve|previously untreated(?! with)|" + _UNTREATED_CANCER + r"|"
              r"na[iï]ve to (?:prior )?(?:systemic|treatment|therapy)")
+_NAIVE_OF_ONE = re.compile(
+    r"(?:\bTKIs?|inhibitors?|\)|chemo(?:therapy)?|endocrine|hormon\w*|ADCs?|radiation|radiotherapy|targeted|"
+    r"EGFR|ALK|HER2|KRAS|BRAF|CDK4/6|PARP|[a-z]+(?:mab|nib|sib|lib|rasib))\W*(?:treatment[- ])?$", re.I)
+"""What is named just before "treatment-naïve": one drug or class ("Tyrosine Kinase Inhibitor (TKI)
+treatment naïve"), not every anticancer therapy."""
+
+
+def _naive_all(text: str, f: str) -> re.Match[str] | None:
+    """A treatment-naive statement about all anticancer therapy (not one drug or class)."""
+    if _NAIVE.search(text, f) is None:
+        return None
+    for m in _NAIVE.finditer(text):
+        if not _NAIVE_OF_ONE.search(text[max(0, m.start() - 40): m.start()]):
+            return m
+    return None
 
 
 _IO_GATE = Gate(_IO, _SYSTEMIC_ALL, _NAIVE)  # an item none of these can match says nothing
@@ -375,12 +401,16 @@ def _io_kind(text: str, f: str, section: str, parent: str = "") -> str | None:
     io = _IO.search(text, f)
     if io and _IO_IRRELEVANT.search(text, f) and not _ALLOWED.search(text, f):
         io = None
+    if io and _IO_ONE_KIND.search(text[max(0, io.start() - 30): io.start()]) \
+            and not any(_IO_ONE_KIND.search(text[max(0, m.start() - 30): m.start()]) is None
+                        for m in _IO.finditer(text)):
+        io = None  # only one kind named ("adoptive cell immunotherapy"): not immunotherapy in general
     sys_all = _SYSTEMIC_ALL.search(text, f)
     if sys_all and (_SYS_IRRELEVANT.search(text, f) or re.search(r"chemotherap", sys_all.group(0), re.I)
                     or re.search(r"no more than|not more than|maximum of|up to \d", text, re.I)
                     or _MANY_LINES.search(text, f)):
         sys_all = None
-    naive = _NAIVE.search(text, f) if section != "exclusion" else None
+    naive = _naive_all(text, f) if section != "exclusion" else None
     if naive and _EARLY_NAIVE.search(text, f) \
             and not re.search(r"advanced|metasta|recurren|unresectable", text, re.I):
         naive = None  # untreated early disease in a surgical cohort says nothing about advanced disease
@@ -390,7 +420,7 @@ def _io_kind(text: str, f: str, section: str, parent: str = "") -> str | None:
         return None
     if io and (_ALLOWED_IN_EXCLUSION if section == "exclusion" else _ALLOWED).search(text, f):
         return "allow"
-    if (io or sys_all) and (_TOXICITY.search(text, f) or (parent and _TOXICITY.search(parent))):
+    if (io or sys_all) and (_toxicity(text, f) or (parent and _TOXICITY.search(parent))):
         return None  # "AEs from prior anti-tumour therapy have not recovered" / irAE clauses
     if _HEADING_ITEM.match(text) and not _NEGATED.search(text, f):
         return None  # the sub-items decide
@@ -418,6 +448,18 @@ def _io_kind(text: str, f: str, section: str, parent: str = "") -> str | None:
 
 
 _Found = list[tuple[Item, Context]]
+
+
+_INTOLERANT_OF_STANDARD = re.compile(
+    r"intoleran\w* (?:to|of) (?:all |the )?(?:standard|prior|available|existing|previous)", re.I)
+
+
+def _toxicity(text: str, f: str) -> bool:
+    """A toxicity clause ("irAE that led to discontinuation"), not the "intolerant to standard treatment"
+    of a line-of-therapy requirement."""
+    if _TOXICITY.search(text, f) is None:
+        return False
+    return any(not _INTOLERANT_OF_STANDARD.match(text, m.start()) for m in _TOXICITY.finditer(text))
 
 
 def _io_statements(t: TrialText) -> tuple[_Found, _Found, _Found, set[str]]:
@@ -453,6 +495,7 @@ def _scoped(found: _Found, scopes: set[str]) -> bool:
     return True
 
 
+_CTLA4 = re.compile(r"CTLA|ipilimumab|tremelimumab|cytotoxic T[- ]lymphocyte", re.I)
 _ARM_PRIOR_IO = _rx(
     r"(?:prior|post|after|previously treated with)[- ](?:CPI|ICI|checkpoint|PD-?L?-?1|anti-PD-?L?-?1|"
     r"immunotherapy|IO)\b|(?:CPI|ICI|checkpoint inhibitors?|PD-?L?-?1|anti-PD-?L?-?1|immunotherapy|IO)[- ]"
@@ -480,6 +523,11 @@ def prior_immunotherapy(t: TrialText) -> Result:
     excl, req, allow, scopes = _io_statements(t)
     ev = lambda found: tuple(clean_piece(i.text) for i, _ in found)  # noqa: E731
     if req and excl:
+        if not _scoped(excl, scopes) and any(_CTLA4.search(i.flat) for i, _ in excl) \
+                and not any(_CTLA4.search(i.flat) for i, _ in req):
+            # every route needs anti-PD-(L)1 but an exclusion binding everyone names CTLA-4: a patient who
+            # had nivolumab + ipilimumab cannot join
+            return Result("excluded", ev(excl[:1] + req[:1]))
         return Result("allowed", ev(req[:1] + excl[:1]))
     if req:
         if _scoped(req, scopes):
@@ -503,7 +551,9 @@ _FIRST = _rx(
     r"(?:no|not (?:have )?received (?:any )?|without) (?:prior|previous) (?:systemic|systematic|cytotoxic|"
     r"anti-?cancer|chemo)\w*|(?:no|without) (?:prior |previous )?(?:systemic|systematic) (?:\w+ ){0,2}"
     r"(?:therapy|treatment|chemotherap\w*)|no prior chemotherapy|must not have received prior chemotherapy|"
-    r"not (?:have )?received (?:any )?prior (?:\w+ )?(?:chemotherapy|therapy|treatment) for"
+    r"not (?:have )?received (?:any )?prior (?:\w+ )?(?:chemotherapy|therapy|treatment) for|"
+    r"\bno prior (?:\w+ )?(?:therapy|treatment) for (?:the )?(?:advanced|metastatic|recurrent|unresectable|"
+    r"locally advanced)"
 )
 _PREV = _rx(
     r"previously treated|pre-?treated|"
@@ -517,6 +567,8 @@ _PREV = _rx(
     r"recurrent [^.]{0,30}after|recurrence (?:after|following)|"
     r"intolerant (?:of|to) (?:all )?(?:standard|prior)|"
     r"\b(?:first|second|1st|2nd) (?:or (?:second|third|2nd|3rd) )?(?:relapse|recurrence)|"
+    r"have received [^.]{0,80}\b(?:1st|first)[- ]line|"
+    r"(?:using|receiving|on) [^.]{0,40}\bas (?:the )?(?:1st|first)[- ]line|progress\w* while on|"
     r"standard (?:treatment|therapy|therapies) (?:is|are|was|were|has been|have been) (?:invalid|ineffective|"
     r"failed)|prior (?:treatment|therapy) must include"
 )
@@ -560,20 +612,20 @@ def _line_kind(text: str, f: str, section: str) -> str | None:
                 and not re.search(r"\b(?:adjuvant|more than|≥ ?[2-9]|[2-9] or more|three or more)\b",
                                   text, re.I):
             return "first"
-        if _NAIVE.search(text, f):
+        if _naive_all(text, f):
             return "prev"  # "treatment-naive" patients excluded
         return None
     if (a := _ANY.search(text, f)) is not None:
         p0 = _PREV.search(text, f)
         # "recurrent ... after prior CSI with or without prior chemotherapy": the requirement comes first
         return "prev" if p0 is not None and p0.start() < a.start() else "any"
-    first = _FIRST.search(text, f) or _NAIVE.search(text, f)
+    first = _FIRST.search(text, f) or _naive_all(text, f)
     if first and _EARLY_NAIVE.search(text, f) \
             and not re.search(r"advanced|metasta|recurren|unresectable", text, re.I):
         return None  # untreated early disease in a surgical cohort
     p = _PREV.search(text, f)
     if first and not (p and p.start() < first.start()):
-        if not _washout_only(text, f) or _NAIVE.search(text, f):
+        if not _washout_only(text, f) or _naive_all(text, f):
             return "first"
         return None
     if p:
@@ -627,7 +679,8 @@ def line_of_therapy(t: TrialText) -> Result:
     if caps:
         return Result("any", ev(caps[:1]))
     for s in (t.title, t.official_title):
-        m = re.search(r"first[- ]line|front[- ]line|previously untreated", s, re.I)
+        m = re.search(r"first[- ]line|front[- ]line|previously untreated|"
+                      r"(?:chemotherapy|treatment)[- ]na[iï]ve", s, re.I)
         if m:
             return Result("first_line", (m.group(0),))
         m = re.search(r"second[- ]line|previously treated|refractory|relapsed", s, re.I)
