@@ -394,3 +394,22 @@ def test_find__which_trials_unknown_value_in_a_link_warns(app: AppTest, df: pd.D
     assert at.radio(key="f_scope").value == "solid"
     assert set(result_ids(at)) == ids(open_default(df))
     assert "trials" not in at.query_params  # the URL is rewritten without the bad part
+
+
+def test_find__class_counts_follow_which_trials(app: AppTest, df: pd.DataFrame) -> None:
+    """The "(N)" after a treatment type counts the trials of the chosen "Which trials" (it counted every
+    trial in the data before, which did not match what the results could show)."""
+
+    def count(at: AppTest) -> int:
+        label = at.checkbox(key="f_cls_checkpoint_inhibitor").label
+        return int(label.rsplit("(", 1)[1].rstrip(")"))
+
+    at = _run(app)
+    cpi = df["intervention_classes"].map(lambda c: "checkpoint_inhibitor" in c)
+    assert count(at) == int((cpi & (df["scope"] != OTHER)).sum())  # the default: mesothelioma + solid tumours
+    at.radio(key="f_scope").set_value("all")
+    _run(at)
+    assert count(at) == int(cpi.sum()) > 0
+    at.radio(key="f_scope").set_value("mesothelioma")
+    _run(at)
+    assert count(at) == int((cpi & (df["scope"] == MESOTHELIOMA)).sum())

@@ -168,6 +168,22 @@ def test_filter_mask__scope_choices(tables: dict[str, pd.DataFrame]) -> None:
     assert p.trials.set_index("nct_id")["scope"].astype(str).to_dict() == EXPECTED
 
 
+def test_prepare__class_counts_per_scope_choice(tables: dict[str, pd.DataFrame]) -> None:
+    """The sidebar's "(N)" after each treatment type counts the trials of the chosen "Which trials"."""
+    from trialfinder.facets import compute_facets
+
+    p = prepare({**tables, **compute_facets(tables)})  # these records, with their facets
+    by_scope = p.options.class_counts_by_scope
+    assert set(by_scope) == {SCOPE_MESOTHELIOMA, SCOPE_SOLID, SCOPE_ALL}
+    assert dict(by_scope[SCOPE_ALL]) == dict(p.options.class_counts)
+    for choice in (SCOPE_MESOTHELIOMA, SCOPE_SOLID, SCOPE_ALL):
+        in_scope = filter_mask(p, FilterState(statuses=(), scope=choice))
+        for cls, members in p.members["classes"].items():
+            assert by_scope[choice][cls] == int((members & in_scope).sum()), (choice, cls)
+    some = {c for c, n in by_scope[SCOPE_ALL].items() if n}
+    assert some and any(by_scope[SCOPE_MESOTHELIOMA][c] < by_scope[SCOPE_ALL][c] for c in some)
+
+
 def test_query_params__scope_round_trips_and_bad_value_warns() -> None:
     assert "trials" not in to_query_params(FilterState())  # the default stays out of the link
     for choice in (SCOPE_MESOTHELIOMA, SCOPE_ALL):

@@ -101,6 +101,8 @@ class Options:
     statuses: tuple[str, ...] = ()
     phases: tuple[str, ...] = ()
     class_counts: Mapping[str, int] = field(default_factory=dict)
+    class_counts_by_scope: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Class counts among the trials of each "Which trials" choice (SCOPE_CHOICES)."""
     scope_counts: Mapping[str, int] = field(default_factory=dict)  # "mesothelioma"/"solid_tumours"/"other"
 
 
@@ -257,6 +259,14 @@ def prepare(tables: Mapping[str, pd.DataFrame]) -> Prepared:
         statuses=tuple(s for s in STATUS_LABELS if s in set(status.tolist())),
         phases=tuple(p for p in PHASE_LABELS if p in members["phases"]),
         class_counts={c: int(m.sum()) for c, m in members["classes"].items()},
+        class_counts_by_scope={
+            choice: {c: int((m & in_scope).sum()) for c, m in members["classes"].items()}
+            for choice, in_scope in (
+                (SCOPE_MESOTHELIOMA, scope == MESOTHELIOMA),
+                (SCOPE_SOLID, scope != OTHER),
+                (SCOPE_ALL, np.ones(n, dtype=bool)),
+            )
+        },
         scope_counts={s: int((scope == s).sum()) for s in SCOPES},
     )
     return Prepared(

@@ -141,7 +141,9 @@ def _reset() -> None:
 
 def _sidebar(prepared: Prepared) -> None:
     opts = prepared.options
-    counts = opts.class_counts
+    # counts among the trials of the chosen "Which trials" (the widget below keeps its value in the session)
+    chosen = st.session_state.get(K_SCOPE, DEFAULT_SCOPE)
+    counts = opts.class_counts_by_scope.get(chosen, opts.class_counts)
     sb = st.sidebar
     sb.header("Filters")
     sb.button(
