@@ -307,3 +307,22 @@ def test_lookup__code_names_corrected_from_record_text(code: str, cls: str) -> N
 def test_resolve__named_ectomy_is_surgery() -> None:
     # NCT06014255 describes its comparator as "Radical prostatectomy within 4-8 weeks of randomization."
     assert classes(iv("PROCEDURE", "Radical prostatectomy")) == ["surgery"]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # code names written without their separators (the vocabulary lists "BMS-936558", "MK-3475", ...)
+        ("BMS936558", ["checkpoint_inhibitor"]),
+        ("MK3475 200 mg IV", ["checkpoint_inhibitor"]),
+        ("talimogenelaherparepvec", ["oncolytic_virus"]),
+        ("N803", ["immunomodulator"]),
+    ],
+)
+def test_resolve__names_written_as_one_word(name: str, expected: list[str]) -> None:
+    assert resolve(Intervention("DRUG", name, "", (), ()), True).classes == expected
+
+
+def test_resolve__joined_name_needs_a_whole_word() -> None:
+    # a joined code name inside a longer word is not that name
+    assert resolve(Intervention("DRUG", "XBMS936558X", "", (), ()), True).classes != ["checkpoint_inhibitor"]

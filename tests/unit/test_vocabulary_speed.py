@@ -23,13 +23,17 @@ from trialfinder.facets.vocabulary import _TOKEN, agent_matches, load
 
 def _regex_spans(text: str) -> list[tuple[int, int]]:
     """The matching as the vocabulary defines it: each first word's compiled alternation
-    (``token_regex``) over the folded text, longest match at each position."""
+    (``token_regex``) over the folded text, plus a several-part name written as one word
+    (``joined_tokens``) as a whole word of the folded text; longest match at each position."""
     vocab = load()
     found: list[tuple[int, int]] = []
     for key in {t.lower() for t in _TOKEN.findall(text)}:
         rx = vocab.token_regex(key)
         if rx is not None:
             found += [m.span() for m in rx.finditer(fold(text) if vocab.token_sources[key][1] else text)]
+    words = set(_TOKEN.findall(fold(text))) if text.isascii() else {t.lower() for t in _TOKEN.findall(text)}
+    for key in words & vocab.joined_tokens:
+        found += [m.span() for m in re.finditer(rf"(?<![A-Za-z0-9]){key}(?![A-Za-z0-9])", fold(text))]
     found.sort(key=lambda s: (s[0], -(s[1] - s[0])))
     spans, end = [], -1
     for start, stop in found:
@@ -73,8 +77,9 @@ def test_agent_matches__same_spans_as_the_token_regexes(text: str) -> None:
         ("talimogene laherparepvec", ["talimogene laherparepvec"]),
         ("Talimogene-Laherparepvec", ["Talimogene-Laherparepvec"]),
         ("talimogene\u2010laherparepvec", ["talimogene\u2010laherparepvec"]),
-        # written as one word, its first word is not "talimogene", so the name is not tried (as before)
-        ("TALIMOGENELAHERPAREPVEC", []),
+        # written as one word: the name without its separator (joined_tokens)
+        ("TALIMOGENELAHERPAREPVEC", ["TALIMOGENELAHERPAREPVEC"]),
+        ("XTALIMOGENELAHERPAREPVEC", []),
         ("talimogene laherparepvec/TALIMOGENELAHERPAREPVEC", ["talimogene laherparepvec",
                                                              "TALIMOGENELAHERPAREPVEC"]),
         ("talimogene  laherparepvec", []),  # two separators: not the name

@@ -71,6 +71,9 @@ class Vocabulary:
     simple_tokens: frozenset[str] = frozenset()
     """first words whose names are all that one word (``nivolumab``): their matches are exactly the
     words of the folded text equal to them, found without a regex"""
+    joined_tokens: frozenset[str] = frozenset()
+    """names of several parts written as one word (``BMS-936558`` → ``bms936558``): a word of the folded
+    text equal to one of them is that name written without its separators"""
     _token_rx: dict[str, re.Pattern[str]] = field(default_factory=dict, repr=False, compare=False)
     _spans: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -241,7 +244,7 @@ def _agent_spans(vocab: Vocabulary, text: str) -> tuple[tuple[int, int], ...]:
     # the first words of the text (lower case), which decide the names tried, as before
     keys = set(_TOKEN.findall(folded)) if text.isascii() else {t.lower() for t in _TOKEN.findall(text)}
     n = len(folded)
-    for key in keys & vocab.simple_tokens:
+    for key in keys & (vocab.simple_tokens | vocab.joined_tokens):
         size = len(key)
         i = folded.find(key)
         while i >= 0:
@@ -382,6 +385,10 @@ def build(data: dict[str, Any]) -> Vocabulary:
         ignore_unless=_rx(ign["unless"]) if ign.get("unless") else None,
         token_names={k: tuple(v) for k, v in by_token.items()},
         simple_tokens=frozenset(simple),
+        joined_tokens=frozenset(
+            k for n in all_names
+            if (k := name_key(n)) != first_token(n) and k.isascii() and k.isalnum() and k not in simple
+        ),
     )
 
 
