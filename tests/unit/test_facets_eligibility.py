@@ -895,3 +895,20 @@ def test_prior_immunotherapy__some_parts_of_the_study_is_scoped() -> None:
 )
 def test_line_of_therapy__round7_wording(inc: str, expected: str) -> None:
     assert line_of_therapy(trial(inc)).value == expected
+
+
+def test_advanced_disease__fish_is_not_a_carcinoma_in_situ() -> None:
+    # NCT04318938: "fluorescence in situ hybridisation" made the item read as one about another cancer
+    sent = ("Histologically confirmed locally advanced (stage III) and not suitable for curative treatment, "
+            "i.e. R0 operation or definitive chemo-/radiation, or metastatic (stage IV) ALK+ NSCLC NOTE: "
+            "Documentation of ALK rearrangement by a positive result of any ALK assay approved in Germany "
+            "[i.e. positivity for at least one of the three: immunohistochemistry (IHC), NGS, fluorescence "
+            "in situ hybridisation (FISH)] must be available at baseline")
+    r = advanced_disease(trial(f"* {sent}", conditions=("NSCLC",)))
+    assert r.value == "yes" and r.evidence == (sent,)
+
+
+def test_advanced_disease__non_operable_is_advanced() -> None:
+    # NCT01562210
+    sent = "Stage II/III non-operable disease, without malignant pleural effusion"
+    assert advanced_disease(trial(f"* {sent}", conditions=("NSCLC",))).value == "yes"

@@ -134,7 +134,7 @@ def _negated_before(text: str, pos: int, window: int = 80) -> bool:
 _ADV_STRONG = _rx(
     r"\bmetastatic\b|\bmetastasis\b|distant metastases|"
     r"stage\s*(?:IV|4)\b|stage\s*III[BC]?\s*(?:[-/–]|or|to)\s*IV|"
-    r"\bunresectable\b|\bnon-?resectable\b|\binoperable\b|"
+    r"\bunresectable\b|\bnon-?resectable\b|\binoperable\b|\bnon-?operable\b|"
     r"\bincurable\b|incurability|not amenable to (?:potentially )?"
     r"(?:curative|surgical|surgery|local)|"
     r"not (?:a )?candidates? for (?:potentially )?curative|not eligible for "
@@ -177,7 +177,8 @@ def _title_items(t: TrialText) -> list[Item]:
 
 _ADV_NEG = _rx(r"(?:\bno\b|\bnot\b|\bnon-?\s*$|\bwithout\b|\bfree of\b|\bprevent\w*|\bexclud\w*)[^.;]{0,25}$")
 _OTHER_CANCER = _rx(r"(?:other|prior|previous|second|another|additional|history of)[^.]{0,40}malignan|"
-                    r"malignan\w*[^.]{0,60}(?:except|other than|within the (?:past|last))|in situ|"
+                    r"malignan\w*[^.]{0,60}(?:except|other than|within the (?:past|last))|"
+                    r"in situ(?! hybridi[sz]ation)|"
                     r"liver metasta|hepatic metasta|brain metasta|"
                     r"CNS metasta|bone metasta|metastases are present")
 
