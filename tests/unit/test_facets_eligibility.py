@@ -904,11 +904,11 @@ def test_advanced_disease__fish_is_not_a_carcinoma_in_situ() -> None:
             "Documentation of ALK rearrangement by a positive result of any ALK assay approved in Germany "
             "[i.e. positivity for at least one of the three: immunohistochemistry (IHC), NGS, fluorescence "
             "in situ hybridisation (FISH)] must be available at baseline")
-    r = advanced_disease(trial(f"* {sent}", conditions=("NSCLC",)))
+    r = advanced_disease(trial(f"* {sent}", conditions=("Non-small Cell Lung Cancer",)))
     assert r.value == "yes" and r.evidence == (sent,)
 
 
 def test_advanced_disease__non_operable_is_advanced() -> None:
     # NCT01562210
     sent = "Stage II/III non-operable disease, without malignant pleural effusion"
-    assert advanced_disease(trial(f"* {sent}", conditions=("NSCLC",))).value == "yes"
+    assert advanced_disease(trial(f"* {sent}", conditions=("Non-small Cell Lung Cancer",))).value == "yes"
