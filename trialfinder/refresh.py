@@ -242,14 +242,20 @@ def _merge_searches(previous: Snapshot | None, queries: Sequence[SavedSearch]) -
 
 
 def facet_tables(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """``facets`` and ``arm_classes`` from :func:`trialfinder.facets.compute_facets`."""
+    """``facets`` and ``arm_classes`` from :func:`trialfinder.facets.compute_facets_parallel` (one
+    worker process per CPU for large inputs, in-process otherwise; the same result either way)."""
     import trialfinder.facets as facets_pkg
+    from trialfinder.sources.parallel import default_workers
 
+    compute_parallel = getattr(facets_pkg, "compute_facets_parallel", None)
     compute_facets = getattr(facets_pkg, "compute_facets", None)
-    if compute_facets is None:  # the facets package has not landed: facet columns stay empty
+    if compute_parallel is not None:
+        result = compute_parallel(dict(tables), workers=default_workers())
+    elif compute_facets is not None:
+        result = compute_facets(dict(tables))
+    else:  # the facets package has not landed: facet columns stay empty
         log.warning("trialfinder.facets.compute_facets is not available; snapshot has no facets")
         return {}
-    result = compute_facets(dict(tables))
     if isinstance(result, pd.DataFrame):
         return {"facets": result}
     return {k: v for k, v in dict(result).items() if isinstance(v, pd.DataFrame)}
