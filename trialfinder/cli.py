@@ -487,7 +487,8 @@ def export(
     "faults",
     multiple=True,
     metavar="SPEC",
-    help="Inject a fault: 429:N, 503:N, delay:SECONDS, truncate:N, reset:N. Repeatable.",
+    help="Inject a fault, e.g. 429:N, 503:N, delay:SECONDS, slowbody:SECONDS, stallbody:N, truncate:N, "
+    "reset:N, badjson:N (every kind: docs/replay.md). Repeatable.",
 )
 @click.option(
     "--data-timestamp",
