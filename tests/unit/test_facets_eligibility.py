@@ -912,3 +912,21 @@ def test_advanced_disease__non_operable_is_advanced() -> None:
     # NCT01562210
     sent = "Stage II/III non-operable disease, without malignant pleural effusion"
     assert advanced_disease(trial(f"* {sent}", conditions=("Non-small Cell Lung Cancer",))).value == "yes"
+
+
+@pytest.mark.parametrize(
+    ("conditions", "title", "cancer"),
+    [
+        # NCT02856893 (website CSV: conditions and title name the cancer only by its acronym)
+        (("NSCLC",), "Osimertinib Treatment on EGFR T790M Plasma Positive NSCLC Patients (APPLE)", True),
+        (("AML",), "Study", True),
+        (("HCC",), "Study", True),
+        # test-only: acronyms count only as written in capitals; other conditions stay non-cancer
+        (("aml",), "Study", False),
+        (("Asthma",), "Study of an inhaled corticosteroid", False),
+    ],
+)
+def test_is_cancer_trial__cancer_acronyms(conditions: tuple[str, ...], title: str, cancer: bool) -> None:
+    from trialfinder.facets.text import is_cancer_trial
+
+    assert is_cancer_trial(TrialText("NCT00000000", title=title, conditions=conditions)) is cancer

@@ -307,9 +307,13 @@ def clean_piece(text: str) -> str:
 
 CANCER_RE = re.compile(
     r"cancer|carcinom|tumou?r|neoplas|lymphom|leuk[a]?emi|melanom|sarcom|mesothelio|myelom|gliom|glioblastom|"
-    r"malignan|metasta|oncolog|blastoma|DIPG|pontine glioma|adenocarcinom|lymphoblastic|\b[BT]-ALL\b",
+    r"malignan|metasta|oncolog|blastoma|DIPG|pontine glioma|adenocarcinom|lymphoblastic|\b[BT]-ALL\b|"
+    r"(?-i:\b(?:NSCLC|SCLC|HCC|RCC|m?CRC|AML|CLL|CML|MDS|GBM|HNSCC|SCCHN|ESCC|PDAC|TNBC|DLBCL|NHL|m?CRPC|"
+    r"GIST|MPM)\b)",
     re.I,
 )
+"""Words that name a cancer; upper-case acronyms only as written ("NSCLC", "HCC", "AML"), so that a
+record whose only cancer word is an acronym (common in website CSV exports) counts as a cancer trial."""
 _NOT_CANCER = re.compile(r"tumou?r lysis syndrome", re.I)
 
 
