@@ -135,6 +135,16 @@ def _queries(names: Sequence[str], queries_dir: Path | None) -> list[Any]:
     return load_queries(queries_dir)
 
 
+queries_dir_option = click.option(
+    "--queries-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="TRIALFINDER_QUERIES_DIR",
+    default=None,
+    help="Folder of saved searches (default: queries/ of the checkout).",
+)
+"""``--queries-dir`` of ``refresh`` and ``app`` (one definition)."""
+
+
 # --- the group ------------------------------------------------------------------------------
 
 
@@ -192,13 +202,7 @@ def import_cmd(paths: tuple[Path, ...], force: bool, data_dir: Path | None, debu
 )
 @click.option("--full", is_flag=True, help="Fetch everything again instead of only what changed.")
 @click.option("--force", is_flag=True, help="Accept a snapshot with far fewer trials than the last one.")
-@click.option(
-    "--queries-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="TRIALFINDER_QUERIES_DIR",
-    default=None,
-    help="Folder of saved searches (default: queries/ of the checkout).",
-)
+@queries_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @common_options
 def refresh(
@@ -560,13 +564,7 @@ def find_app_py() -> Path:
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.option("--no-refresh", is_flag=True, help="Start with whatever data is there; never fetch.")
-@click.option(
-    "--queries-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="TRIALFINDER_QUERIES_DIR",
-    default=None,
-    help="Folder of saved searches.",
-)
+@queries_dir_option
 @click.argument("streamlit_args", nargs=-1, type=click.UNPROCESSED)
 @common_options
 def app(
