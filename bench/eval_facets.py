@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from trialfinder import normalize, sources  # noqa: E402
-from trialfinder.facets.evaluate import evaluate  # noqa: E402
+from trialfinder import normalize  # noqa: E402
+from trialfinder.facets.evaluate import evaluate, recorded_studies  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,16 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=splits, default=None, help="print only this split's figures")
     ap.add_argument("--no-errors", action="store_true", help="do not list disagreements")
     args = ap.parse_args(argv)
-    paths = [p for p in (args.records / "v2" / "studies", args.records / "classic-xml") if p.exists()]
-    if not paths:
-        paths = [args.records]
-    studies = sources.import_paths(paths).studies
-    # trials recorded only in API pages or downloads (heldout5); a trial also in v2/studies keeps
-    # that record, so the other splits are read exactly as before
-    extra = [p for p in (args.records / "v2" / "pages", args.records / "v2" / "downloads") if p.exists()]
-    if extra and paths[0] != args.records:
-        have = {s.nct_id for s in studies}
-        studies += [s for s in sources.import_paths(extra).studies if s.nct_id not in have]
+    studies = recorded_studies(args.records)
     tables = normalize.normalize(studies)
     report = evaluate(args.labels, tables)
     if args.split:

@@ -13,35 +13,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from trialfinder import normalize, sources
+from trialfinder import normalize
 from trialfinder.errors import DataError, NotFoundError
 from trialfinder.facets import ARM_CLASSES_COLUMNS, FACETS, FACETS_COLUMNS, compute_facets
-from trialfinder.facets.evaluate import evaluate, read_labels
+from trialfinder.facets.evaluate import evaluate, read_labels, recorded_studies
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ROOT / "bench" / "labels" / "dev.csv"
 
 
-def _paths(shared_dir: Path, ids: list[str]) -> list[Path]:
-    out = []
-    for n in ids:
-        xml = shared_dir / "classic-xml" / f"{n}.xml"
-        study = shared_dir / "v2" / "studies" / f"{n}.json"
-        if xml.exists() or study.exists():
-            out.append(xml if xml.exists() else study)
-    return out
-
-
 @pytest.fixture(scope="module")
 def labelled_tables(shared_dir: Path) -> dict[str, pd.DataFrame]:
-    """The labelled trials as bench/eval_facets.py reads them: their v2/studies or classic-XML file,
-    else (heldout5) their record in the recorded API pages or downloads."""
-    ids = [r["nct_id"] for r in csv.DictReader(LABELS.open(encoding="utf-8"))]
-    studies = sources.import_paths(_paths(shared_dir, ids)).studies
-    missing = set(ids) - {s.nct_id for s in studies}
-    if missing:
-        pages = sources.import_paths([shared_dir / "v2" / "pages", shared_dir / "v2" / "downloads"]).studies
-        studies += [s for s in pages if s.nct_id in missing]
+    """The labelled trials as bench/eval_facets.py reads them (``recorded_studies``)."""
+    ids = {r["nct_id"] for r in csv.DictReader(LABELS.open(encoding="utf-8"))}
+    studies = [s for s in recorded_studies(shared_dir) if s.nct_id in ids]
     return normalize.normalize(studies)
 
 

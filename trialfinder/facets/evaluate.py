@@ -21,6 +21,7 @@ from trialfinder.errors import DataError, NotFoundError
 from trialfinder.facets import EVIDENCE_SEP, facets_for_trial
 from trialfinder.facets.text import TrialText, iter_trials
 from trialfinder.facets.vocabulary import CLASSES
+from trialfinder.sources.base import RawStudy
 
 SINGLE_FACETS: tuple[str, ...] = ("advanced_disease", "prior_immunotherapy", "line_of_therapy")
 EVIDENCE_COLUMNS: tuple[str, ...] = (
@@ -43,6 +44,23 @@ class Label:
 
 def _set(cell: str | None) -> frozenset[str]:
     return frozenset(x.strip() for x in (cell or "").split(";") if x.strip())
+
+
+def recorded_studies(records: Path) -> list[RawStudy]:
+    """The recorded studies the labels were written from: ``v2/studies`` and ``classic-xml`` under
+    ``records``, plus the trials recorded only in ``v2/pages`` or ``v2/downloads`` (a trial also in
+    ``v2/studies`` keeps that record). A folder without that layout is read as it is."""
+    from trialfinder import sources
+
+    paths = [p for p in (records / "v2" / "studies", records / "classic-xml") if p.exists()]
+    if not paths:
+        return sources.import_paths([records]).studies
+    studies = sources.import_paths(paths).studies
+    extra = [p for p in (records / "v2" / "pages", records / "v2" / "downloads") if p.exists()]
+    if extra:
+        have = {s.nct_id for s in studies}
+        studies += [s for s in sources.import_paths(extra).studies if s.nct_id not in have]
+    return studies
 
 
 def read_labels(path: str | Path) -> list[Label]:
