@@ -21,7 +21,6 @@ import dataclasses
 import itertools
 import math
 import multiprocessing
-import os
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
@@ -154,13 +153,6 @@ _SHARED: dict[str, Mapping[str, pd.DataFrame]] = {}
 """The tables being faceted, set only while a pool runs: forked workers inherit them (no pickling)."""
 
 
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def _slices(n: int, workers: int) -> list[tuple[int, int]]:
     """``[start, stop)`` row ranges covering ``range(n)`` in order: a multiple of ``workers`` slices of
     at most about ``_SLICE_MAX`` trials, sizes differing by at most one."""
@@ -195,7 +187,8 @@ def _facets_of_slice(bounds: tuple[int, int]) -> dict[str, pd.DataFrame]:
 
 def compute_facets_parallel(tables: Mapping[str, pd.DataFrame], *, workers: int | None = None,
                             min_trials: int | None = None) -> dict[str, pd.DataFrame]:
-    """:func:`compute_facets` on ``workers`` processes (default: one per CPU); the same result.
+    """:func:`compute_facets` on ``workers`` processes (default: ``sources.parallel.default_workers()``,
+    one per CPU up to ``MAX_WORKERS``); the same result.
 
     With at least ``min_trials`` trials (default ``PARALLEL_MIN_TRIALS``), more than one worker and
     the ``fork`` start method, the trials are cut into contiguous slices, each slice is faceted in a
@@ -203,7 +196,11 @@ def compute_facets_parallel(tables: Mapping[str, pd.DataFrame], *, workers: int 
     order. Otherwise in-process."""
     trials = tables.get("trials")
     n = 0 if trials is None else len(trials)
-    w = _cpus() if workers is None else max(1, workers)
+    if workers is None:
+        from trialfinder.sources.parallel import default_workers  # the import workers' rule, one place
+
+        workers = default_workers()
+    w = max(1, workers)
     least = PARALLEL_MIN_TRIALS if min_trials is None else min_trials
     if n < max(2, least) or w < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return compute_facets(tables)
