@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("labels", type=Path)
     ap.add_argument("--records", type=Path, default=ROOT.parent / "shared" / "ctgov")
-    splits = ["dev", "dev2", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "all"]
+    splits = ["dev", "dev2", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "all"]
     ap.add_argument("--split", choices=splits, default=None, help="print only this split's figures")
     ap.add_argument("--no-errors", action="store_true", help="do not list disagreements")
     args = ap.parse_args(argv)

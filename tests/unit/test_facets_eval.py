@@ -82,14 +82,16 @@ def test_evaluate__labelled_set(labelled_tables: dict[str, pd.DataFrame]) -> Non
     assert report.evidence_pieces > 100
     assert report.evidence_verbatim_share == 1.0, report.evidence_failures[:5]
     names = [s.name for s in report.splits]
-    assert names == ["dev", "dev2", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "all"]
+    assert names == ["dev", "dev2", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6",
+                     "all"]
     everything = report.split("all")
     assert everything.n == len(labels) >= 80
     p, r, f1 = everything.classes.micro()
     for x in (p, r, f1):
         assert 0.0 <= x <= 1.0
-    for m in everything.singles.values():
-        assert m.n == len(labels) and 0.0 <= m.accuracy <= 1.0
+    for name, m in everything.singles.items():
+        # heldout6 (records without eligibility text) labels only advanced_disease of these three
+        assert m.n == sum(1 for lab in labels if lab.values[name]) and 0.0 <= m.accuracy <= 1.0
         assert sum(m.confusion.values()) == m.n
     text = report.format()
     assert "intervention_classes: micro" in text and "confusion" in text and "== split: heldout" in text
@@ -134,6 +136,14 @@ def test_labels__file_meets_the_brief(shared_dir: Path) -> None:
     assert len(heldout5) >= 30 and {lab.nct_id for lab in heldout5}.isdisjoint(before5)
     # heldout5 comes from the recorded API pages and downloads, not from v2/studies
     assert not any((shared_dir / "v2" / "studies" / f"{lab.nct_id}.json").exists() for lab in heldout5)
+    heldout6 = [lab for lab in labels if lab.split == "heldout6"]
+    before6 = {lab.nct_id for lab in labels if lab.split != "heldout6"}
+    assert len(heldout6) >= 100 and {lab.nct_id for lab in heldout6}.isdisjoint(before6)
+    # heldout6 comes from the TREC-derived extract (no eligibility text: prior immunotherapy and line of
+    # therapy unlabelled), and none of its trials has a registry record in ../shared/ctgov
+    assert all(not lab.values[f] for lab in heldout6 for f in ("prior_immunotherapy", "line_of_therapy"))
+    assert not any((shared_dir / "v2" / "studies" / f"{lab.nct_id}.json").exists() for lab in heldout6)
+    assert not any((shared_dir / "classic-xml" / f"{lab.nct_id}.xml").exists() for lab in heldout6)
 
 
 def test_read_labels__errors(tmp_path: Path) -> None:
@@ -169,3 +179,42 @@ def test_evaluate__metrics_on_a_tiny_label_file(
     p, r, _f1 = s.classes.micro()
     assert r == 1.0 and math.isclose(p, 3 / 4)  # DREAM3R also has chemotherapy, labelled wrongly here
     assert "NCT04334759 advanced_disease: label no got yes" in report.format()
+
+
+def test_trec_derived_studies__fields_as_in_the_file(shared_dir: Path) -> None:
+    import json
+
+    from trialfinder.facets.evaluate import TREC_DERIVED, trec_derived_studies
+
+    path = shared_dir / TREC_DERIVED
+    raw = json.loads(path.read_text(encoding="utf-8"))["trials"]
+    studies = trec_derived_studies(path)
+    assert [s.nct_id for s in studies] == list(raw)
+    assert all(s.partial and s.source_format == "trec-derived" for s in studies)
+    tables = normalize.normalize(studies)
+    trials = tables["trials"].set_index("nct_id")
+    one = "NCT01766739"
+    assert trials.loc[one, "title"] == raw[one]["title"]
+    assert list(trials.loc[one, "conditions"]) == raw[one]["conditions"]
+    ivs = tables["interventions"]
+    assert list(ivs[ivs.nct_id == one]["name"]) == raw[one]["interventions"]
+    assert tables["eligibility"].empty  # the extract has no eligibility text
+
+
+def test_trec_derived_studies__bad_file(tmp_path: Path) -> None:
+    from trialfinder.facets.evaluate import trec_derived_studies
+
+    bad = tmp_path / "x.json"
+    bad.write_text('{"trials": [1, 2]}', encoding="utf-8")
+    with pytest.raises(DataError, match="'trials' mapping"):
+        trec_derived_studies(bad)
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(DataError, match="cannot read"):
+        trec_derived_studies(bad)
+
+
+def test_recorded_studies__registry_record_wins_over_the_extract(shared_dir: Path) -> None:
+    studies = {s.nct_id: s for s in recorded_studies(shared_dir)}
+    # NCT00005636 is both a classic-XML record and a trial of the TREC-derived extract
+    assert studies["NCT00005636"].source_format == "classic-xml"
+    assert sum(s.source_format == "trec-derived" for s in studies.values()) == 115

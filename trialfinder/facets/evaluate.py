@@ -49,7 +49,8 @@ def _set(cell: str | None) -> frozenset[str]:
 def recorded_studies(records: Path) -> list[RawStudy]:
     """The recorded studies the labels were written from: ``v2/studies`` and ``classic-xml`` under
     ``records``, plus the trials recorded only in ``v2/pages`` or ``v2/downloads`` (a trial also in
-    ``v2/studies`` keeps that record). A folder without that layout is read as it is."""
+    ``v2/studies`` keeps that record), plus the trials known only from the TREC-derived extract
+    (:func:`trec_derived_studies`). A folder without that layout is read as it is."""
     from trialfinder import sources
 
     paths = [p for p in (records / "v2" / "studies", records / "classic-xml") if p.exists()]
@@ -60,7 +61,49 @@ def recorded_studies(records: Path) -> list[RawStudy]:
     if extra:
         have = {s.nct_id for s in studies}
         studies += [s for s in sources.import_paths(extra).studies if s.nct_id not in have]
+    if (records / TREC_DERIVED).exists():
+        have = {s.nct_id for s in studies}
+        studies += [s for s in trec_derived_studies(records / TREC_DERIVED) if s.nct_id not in have]
     return studies
+
+
+TREC_DERIVED = Path("derived") / "trec2022-topic-meso" / "eligible_trial_metadata.json"
+"""Fields a third party extracted from the trials judged for the TREC 2022 mesothelioma patient topic
+(under ``../shared/ctgov``): title, conditions, keywords, intervention names, study type, phases, status."""
+
+
+def trec_derived_studies(path: Path) -> list[RawStudy]:
+    """The trials of a TREC-derived metadata file (``{"trials": {nct_id: fields}}``) in the API v2
+    layout, for evaluation only (the ``heldout6`` labels, docs/labelling.md).
+
+    These are not registry records: only the extracted fields are there (no eligibility text, no
+    intervention types or descriptions), so each study is marked ``partial`` with source format
+    ``trec-derived``. Nothing is added or changed: every text comes from the file. Raises
+    :class:`DataError` when the file does not have that shape."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+    trials = data.get("trials") if isinstance(data, dict) else None
+    if not isinstance(trials, dict):
+        raise DataError(f"{path}: expected an object with a 'trials' mapping")
+    out: list[RawStudy] = []
+    for nct, f in trials.items():
+        if not isinstance(f, dict):
+            raise DataError(f"{path}: {nct} is not an object")
+        protocol: dict[str, object] = {
+            "identificationModule": {"nctId": nct, "briefTitle": f.get("title") or ""},
+            "statusModule": {"overallStatus": f.get("status")},
+            "conditionsModule": {"conditions": list(f.get("conditions") or []),
+                                 "keywords": list(f.get("keywords") or [])},
+            "designModule": {"studyType": f.get("study_type"), "phases": list(f.get("phase") or [])},
+            "armsInterventionsModule": {"interventions": [{"name": n} for n in f.get("interventions") or []]},
+        }
+        out.append(RawStudy({"protocolSection": protocol}, "trec-derived", f"{path}#{nct}", None,
+                            partial=True))
+    return out
 
 
 def read_labels(path: str | Path) -> list[Label]:
