@@ -326,3 +326,36 @@ def test_resolve__names_written_as_one_word(name: str, expected: list[str]) -> N
 def test_resolve__joined_name_needs_a_whole_word() -> None:
     # a joined code name inside a longer word is not that name
     assert resolve(Intervention("DRUG", "XBMS936558X", "", (), ()), True).classes != ["checkpoint_inhibitor"]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # intervention names of the TREC 2022 mesothelioma-topic extract, which gives no intervention type
+        ("conventional surgery", ["surgery"]),  # NCT00227630
+        ("Pleurectomy/Decortication", ["surgery"]),  # NCT00715611
+        ("Videothoracoscopic talc poudrage (VT).", ["surgery"]),  # NCT00789087
+        ("Pleurodesis via Video-assisted thoracoscopic surgery", ["surgery"]),  # NCT04322136
+        ("VATS, Talc-pleurodesis", ["surgery"]),  # NCT00637676
+        ("VATS hyperthermic chemoperfusion", ["chemotherapy", "surgery"]),  # NCT01409551
+        ("Tomotherapy", ["radiotherapy"]),  # NCT00469196
+        ("Talc slurry through a chest tube (DT).", ["other"]),  # NCT00789087
+        ("CT-Guided pleural needle biopsy with Abrams' needle", ["other"]),  # NCT01196585
+        ("GL-ONC1", ["oncolytic_virus"]),  # NCT01766739
+        ("Depsipeptide", ["targeted_therapy"]),  # NCT00094978 (romidepsin)
+        ("Flavopiridol (alvocidib)", ["targeted_therapy"]),  # NCT00094978
+        ("immediate cediranib", ["targeted_therapy"]),  # NCT01262612
+        ("rilotumumab", ["targeted_therapy"]),  # NCT01105390
+        ("Mithramycin", ["chemotherapy"]),  # NCT01624090
+        ("BAY2287411", ["radiotherapy"]),  # NCT03507452: thorium-227 labelled antibody conjugate
+    ],
+)
+def test_resolve__names_without_a_type(name: str, expected: list[str]) -> None:
+    assert classes(iv("", name)) == expected
+
+
+def test_resolve__type_limited_pattern_keeps_its_type() -> None:
+    # NCT00227630's "conventional surgery" is surgery as a procedure or without a type; a test-only
+    # variation recorded as a DRUG stays unresolved (the surgery pattern is for procedures)
+    assert classes(iv("PROCEDURE", "conventional surgery")) == ["surgery"]
+    assert classes(iv("DRUG", "conventional surgery")) == ["other"]

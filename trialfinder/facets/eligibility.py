@@ -131,6 +131,10 @@ def _negated_before(text: str, pos: int, window: int = 80) -> bool:
 
 # ---------------------------------------------------------------------------- advanced disease
 
+_EFFUSION_NEXT = (r"[\s,]+(?:(?:symptomatic|malignant|benign|pleural|peritoneal|exudative)[\s,]+){0,3}"
+                  r"(?:effusions?|MPEs?|ascites|pneumothora\w*)")
+"""After "recurrent" / "refractory": the effusion (or ascites) keeps coming back, which says nothing of
+the cancer's stage ("Recurrent Malignant Pleural Effusion", "Symptomatic, Recurrent, MPEs")."""
 _ADV_STRONG = _rx(
     r"\bmetastatic\b|\bmetastasis\b|distant metastases|"
     r"stage\s*(?:IV|4)\b|stage\s*III[BC]?\s*(?:[-/–]|or|to)\s*IV|"
@@ -139,7 +143,8 @@ _ADV_STRONG = _rx(
     r"(?:curative|surgical|surgery|local)|"
     r"not (?:a )?candidates? for (?:potentially )?curative|not eligible for "
     r"curative|no (?:indication of )?curative|not suitable for curative|cannot be (?:removed|resected)|"
-    r"\brecurrent\b|\brelapsed\b|\brefractory\b|extensive[- ]stage|\bES-SCLC\b|\bM1\b|"
+    r"\brecurrent\b(?!" + _EFFUSION_NEXT + r")|\brelapsed\b|\brefractory\b(?!" + _EFFUSION_NEXT + r")|"
+    r"extensive[- ]stage|\bES-SCLC\b|\bM1\b(?!\s*/\s*M2|\s+macrophage)|\bmetastases\b|"
     r"for which no (?:standard|curative)|no (?:standard|"
     r"effective standard) (?:of care )?(?:therapy|treatment)|"
     r"fail(?:ed|ure of|ing) (?:a minimum of |at least |≥ ?)?(?:standard|prior|previous|\d|one|two|a prior|"
@@ -153,7 +158,7 @@ _ADV_STRONG = _rx(
     r"advanced (?:or|and/or|/) ?metastatic|locally advanced (?:or|and/or|/) ?metastatic|carcinomatosis|"
     r"leptomeningeal metastas\w*"
 )
-_ADV_WEAK = _rx(r"\badvanced\b")
+_ADV_WEAK = _rx(r"\badvanced\b|\bpalliative (?:treatment|therapy|intent|setting|chemotherapy)")
 _EARLY = _rx(
     r"\bresectable\b|\bearly[- ](?:stage|invasive|breast)|"
     r"\bstage\s*(?:I{1,3}|[123])\s*(?:[-–]|to|or)\s*(?:I{1,3}[ABC]?|[123])\b|"

@@ -108,7 +108,7 @@ class Vocabulary:
         if sel is None:
             pats = tuple(p for p in self.patterns
                          if (cancer or not p.cancer_only) and (not description or p.fields == "all")
-                         and (not p.types or iv_type in p.types))
+                         and (not p.types or not iv_type or iv_type in p.types))
             same = next((g for g, ps in self._selections.values() if ps == pats), None)
             sel = self._selections[key] = (same or Gate(*(p.rx for p in pats)), pats)
         return sel
