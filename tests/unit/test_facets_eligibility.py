@@ -938,30 +938,33 @@ def test_is_cancer_trial__cancer_acronyms(conditions: tuple[str, ...], title: st
     ("title", "conditions", "expected"),
     [
         # NCT00789087, NCT03403855, NCT02649894: the effusion recurs; the stage is not said
-        ("Talc Pleurodesis in Patients With Recurrent Malignant Pleural Effusion", ("Pleural Effusion",),
-         "unknown"),
+        ("Talc Pleurodesis in Patients With Recurrent Malignant Pleural Effusion",
+         ("Recurrent Malignant Pleural Effusion.",), "unknown"),
         ("Rocket® Pleural Catheters: QOL, Feasibility and Satisfaction in Recurrent MPE Patients",
          ("Malignant Pleural Effusion",), "unknown"),
         ("Safety and Effectiveness of a New Pleural Catheter for Symptomatic, Recurrent, MPEs Versus "
          "Approved Pleural Catheter", ("Malignant Pleural Effusion",), "unknown"),
         # NCT01409551: "Refractory" qualifies the effusion
         ("Video-assisted Hyperthermic Pleural Chemoperfusion vs Talc Pleurodesis for Refractory Malignant "
-         "Pleural Effusions", ("Malignant Pleural Effusion",), "unknown"),
+         "Pleural Effusions.", ("Safety of Intervention",), "unknown"),
         # NCT00690261: M1/M2 macrophages, not the M1 stage
         ("The Impact of M1/M2 Tumor Associated Macrophage (TAM) Polarization on Cancer Progression and "
-         "Prognosis", ("Malignant Pleural Effusion",), "unknown"),
+         "Prognosis Prediction", ("Tumor", "Lung Cancer"), "unknown"),
         # NCT01766739: "Metastases" in the title
         ("Intra-pleural Administration of GL-ONC1, a Genetically Modified Vaccinia Virus, in Patients With "
-         "Malignant Pleural Effusion: Primary, Metastases and Mesothelioma", ("Malignant Pleural Effusion",),
-         "yes"),
+         "Malignant Pleural Effusion: Primary, Metastases and Mesothelioma", ("Lung Cancer",), "yes"),
         # NCT01262612: palliative treatment
         ("Cediranib as Palliative Treatment in Patients With Symptomatic Malignant Ascites or Pleural "
-         "Effusion", ("Malignant Ascites",), "yes"),
+         "Effusion", ("Malignant Ascites", "Malignant Pleural Effusion"), "yes"),
         # test-only variation of NCT00789087: a recurrent cancer still counts
         ("Talc Pleurodesis in Patients With Recurrent Mesothelioma", ("Pleural Effusion",), "yes"),
     ],
 )
 def test_advanced_disease__round8_titles(title: str, conditions: tuple[str, ...], expected: str) -> None:
-    r = advanced_disease(TrialText("NCT00000000", title=title, conditions=conditions))
+    from trialfinder.facets.text import is_cancer_trial
+
+    t = TrialText("NCT00000000", title=title, conditions=conditions)
+    assert is_cancer_trial(t)  # so "unknown" comes from the rules, not from a non-cancer trial
+    r = advanced_disease(t)
     assert r.value == expected
     assert r.evidence == ((title,) if expected == "yes" else ())
