@@ -968,3 +968,84 @@ def test_advanced_disease__round8_titles(title: str, conditions: tuple[str, ...]
     r = advanced_disease(t)
     assert r.value == expected
     assert r.evidence == ((title,) if expected == "yes" else ())
+
+
+# ------------------------------------------------- round 9: heldout7 misses (v2 records, quoted verbatim)
+
+def test_prior_immunotherapy__pd_l1_written_with_spaces_is_required() -> None:
+    # NCT07099898 (the record's own "\>" escape kept)
+    sent = ("Has received 1 prior platinum-based systemic therapy with a PD- (L)1 inhibitor with at least 2 "
+            "cycles of therapy and a chemotherapy free-interval of \\>30 days, with documented progression")
+    r = prior_immunotherapy(trial(f"* {sent}", conditions=("Small Cell Lung Cancer",)))
+    assert r.value == "required" and r.evidence == (sent,)
+
+
+def test_prior_immunotherapy__disease_directed_therapy_other_than_first_line_excludes() -> None:
+    # NCT07428993: any prior therapy except first-line MAP chemotherapy rules out immunotherapy
+    sent = ("Participant has received prior disease-directed therapy other than 1st line therapy with "
+            "methotrexate, an anthracycline, and a platinum and local control surgery")
+    r = prior_immunotherapy(trial("* Measurable disease", f"* {sent}", conditions=("Osteosarcoma",)))
+    assert r.value == "excluded" and r.evidence == (sent,)
+
+
+def test_prior_immunotherapy__criteria_for_one_tumour_type_are_scoped() -> None:
+    # NCT06330064 (headings and items quoted, abridged): the checkpoint requirement sits under the EC
+    # participants' heading; the PDAC participants' criteria say nothing of it
+    req = ("Relapse or progression after a platinum-containing systemic treatment and an immune checkpoint "
+           "inhibitor (ICI)-containing regimen (combined or sequential).")
+    crit = ("Inclusion Criteria:\n\nCommon Inclusion Criteria for All Participants\n\n"
+            "5. Has an Eastern Cooperative Oncology Group (ECOG) performance status of 0 or 1.\n\n"
+            "Additional Inclusion Criteria for EC Participants\n\n"
+            f"2. {req}\n\n"
+            "Additional Inclusion Criterion for PDAC Participants\n\n"
+            "1\\. Pathologically or cytologically documented unresectable or metastatic pancreatic "
+            "adenocarcinoma\n\nExclusion Criteria:\n\n* Pregnancy")
+    t = trial(criteria=crit, conditions=("Endometrial Cancer", "Pancreatic Ductal Adenocarcinoma"))
+    r = prior_immunotherapy(t)
+    assert r.value == "allowed" and r.evidence == (req,)
+    ctx = contexts(segment(t.criteria, "", ""))
+    assert "all participants" not in {c.scope for c in ctx}  # the common criteria bind everyone
+
+
+def test_prior_immunotherapy__arm_description_for_checkpoint_experienced_patients() -> None:
+    # NCT05537740 (arm labels and descriptions quoted; the criteria name immunotherapy only in a
+    # toxicity clause)
+    desc = ("BAY3375968 monotherapy-mode-of-action (monotherapy-MoA) expansion in subjects with one of the "
+            "following tumor types: NSCLC, TNBC, HNSCC, or melanoma. The tumors should have primary "
+            "(ICI-refractory) or secondary (ICI-relapsed) resistance to prior ICI-therapy. The final "
+            "decision on the enrolled tumor type is at the discretion of the Sponsor.")
+    arms = (Arm("Dose escalation - Arm 1A", "EXPERIMENTAL", "Dose escalation of BAY3375968 as monotherapy",
+                ()),
+            Arm("Dose expansion - Arm 2A", "EXPERIMENTAL", desc, ()))
+    tox = "* Any prior immune-related toxicity (Grade 3 or 4) leading to discontinuation of immunotherapy."
+    t = dataclasses.replace(trial("* Measurable disease", tox), arms=arms)
+    r = prior_immunotherapy(t)
+    assert r.value == "allowed"
+    assert r.evidence == ("The tumors should have primary (ICI-refractory) or secondary (ICI-relapsed) "
+                          "resistance to prior ICI-therapy",)
+    # test-only variation: a negated description says nothing
+    naive = Arm("Dose expansion - Arm 2A", "EXPERIMENTAL", "Subjects who have not received prior ICI-therapy",
+                ())
+    assert prior_immunotherapy(dataclasses.replace(t, arms=(arms[0], naive))).value == "unstated"
+
+
+def test_advanced_disease__progressed_on_checkpoint_inhibitor_is_advanced() -> None:
+    # NCT05130177: progression on anti-PD-1 makes the disease advanced; the sub-item about relapse after
+    # adjuvant therapy does not make it an early-disease trial
+    req = ("Participants must have progressed on treatment with an anti-PD-1/L1 mAb administered either as "
+           "monotherapy or in combination with other checkpoint inhibitors or other therapies.")
+    inc = (f"* {req} PD-1 treatment progression is defined by meeting all of the following criteria:\n\n"
+           "  * Participants who progressed on/within 3 months of adjuvant therapy with anti-PD-(L)1 "
+           "inhibitor will be allowed.")
+    t = trial(inc, conditions=("Melanoma",))
+    assert advanced_disease(t).value == "yes"
+    assert line_of_therapy(t).value == "previously_treated"
+
+
+def test_line_of_therapy__exhausted_standard_therapy() -> None:
+    # NCT06003621 (the first item is a test-only sentence)
+    sent = ("Exhausted all available standard therapy or not suitable for standard therapy (including "
+            "targeted therapies) for the tumour.")
+    t = trial(f"* Advanced solid tumour\n* {sent}", conditions=("Solid Tumor",))
+    r = line_of_therapy(t)
+    assert r.value == "previously_treated" and r.evidence == (sent,)

@@ -83,7 +83,7 @@ def test_evaluate__labelled_set(labelled_tables: dict[str, pd.DataFrame]) -> Non
     assert report.evidence_verbatim_share == 1.0, report.evidence_failures[:5]
     names = [s.name for s in report.splits]
     assert names == ["dev", "dev2", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6",
-                     "all"]
+                     "heldout7", "all"]
     everything = report.split("all")
     assert everything.n == len(labels) >= 80
     p, r, f1 = everything.classes.micro()
@@ -100,15 +100,15 @@ def test_evaluate__labelled_set(labelled_tables: dict[str, pd.DataFrame]) -> Non
 def test_evaluate__no_regression_on_the_labelled_set(labelled_tables: dict[str, pd.DataFrame]) -> None:
     """A regression guard, not a claim about new trials: every split has been used for tuning by now
     (the first-read figures of the held-out splits are in docs/facets.md). The floors sit a little under
-    the figures of round 7 (all 252: F1 0.968, advanced 0.960, prior immunotherapy 0.960, line 0.897),
-    so a rule change that breaks several labelled trials fails here."""
+    the figures of round 9 (all 423: F1 0.968, advanced 0.965; the 308 with eligibility labels: prior
+    immunotherapy 0.951, line 0.864), so a rule change that breaks several labelled trials fails here."""
     report = evaluate(LABELS, labelled_tables)
     everything = report.split("all")
     _, _, f1 = everything.classes.micro()
     assert f1 >= 0.96
-    assert everything.singles["advanced_disease"].accuracy >= 0.945
-    assert everything.singles["prior_immunotherapy"].accuracy >= 0.945
-    assert everything.singles["line_of_therapy"].accuracy >= 0.885
+    assert everything.singles["advanced_disease"].accuracy >= 0.955
+    assert everything.singles["prior_immunotherapy"].accuracy >= 0.94
+    assert everything.singles["line_of_therapy"].accuracy >= 0.85
     assert report.evidence_verbatim_share == 1.0
 
 
@@ -144,6 +144,9 @@ def test_labels__file_meets_the_brief(shared_dir: Path) -> None:
     assert all(not lab.values[f] for lab in heldout6 for f in ("prior_immunotherapy", "line_of_therapy"))
     assert not any((shared_dir / "v2" / "studies" / f"{lab.nct_id}.json").exists() for lab in heldout6)
     assert not any((shared_dir / "classic-xml" / f"{lab.nct_id}.xml").exists() for lab in heldout6)
+    heldout7 = [lab for lab in labels if lab.split == "heldout7"]
+    before7 = {lab.nct_id for lab in labels if lab.split != "heldout7"}
+    assert len(heldout7) >= 50 and {lab.nct_id for lab in heldout7}.isdisjoint(before7)
 
 
 def test_read_labels__errors(tmp_path: Path) -> None:

@@ -359,3 +359,16 @@ def test_resolve__type_limited_pattern_keeps_its_type() -> None:
     # variation recorded as a DRUG stays unresolved (the surgery pattern is for procedures)
     assert classes(iv("PROCEDURE", "conventional surgery")) == ["surgery"]
     assert classes(iv("DRUG", "conventional surgery")) == ["other"]
+
+
+@pytest.mark.parametrize(
+    ("intervention", "expected"),
+    [
+        # NCT06819735 summary: "DT-7012 (an anti-CCR8 monoclonal antibody)"
+        (iv("DRUG", "DT-7012", "Intravenous infusion"), ["other_immunotherapy"]),
+        # NCT05005403: azirkitug (ABBV-514); the record excludes prior agents targeting CCR8
+        (iv("DRUG", "Azirkitug", "Intravenous (IV) Infusion", ("ABBV-514",)), ["other_immunotherapy"]),
+    ],
+)
+def test_resolve__anti_ccr8_antibodies(intervention: Intervention, expected: list[str]) -> None:
+    assert classes(intervention) == expected

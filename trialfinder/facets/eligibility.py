@@ -36,9 +36,12 @@ _SCOPE_HEAD = re.compile(
     r"sub-?stud(?:y|ies)\b|(?:dose[- ])?(?:escalation|expansion)\b|treatment[- ]na[iï]ve\b|"
     r"previously treated\b)[^:.;]{0,70}:?$|"
     r"^[^.:;]{0,40}\bcriteria\W{1,3}(?:for |in )?(?:phase|parts?|cohorts?|arms?|groups?|modules?|"
-    r"sub-?stud\w+|dose[- ](?:escalation|expansion))\b[^.;:]{0,50}:?$", re.I)
+    r"sub-?stud\w+|dose[- ](?:escalation|expansion))\b[^.;:]{0,50}:?$|"
+    r"^[^.:;]{0,40}\bcriteri(?:a|on)\W{1,3}(?:for|in) (?!all\b|every\b|any\b)[^.:;]{1,50}?\b"
+    r"(?:participants|patients|subjects)\W*:?$", re.I)
 """A short line that opens the criteria of one part of the trial ("Phase 1b Key Exclusion Criteria:",
-"Cohort 2:", "Module A Cohort Expansion:")."""
+"Cohort 2:", "Module A Cohort Expansion:", "Additional Inclusion Criteria for EC Participants"; not
+"Common Inclusion Criteria for All Participants")."""
 _SCOPE_TAIL = re.compile(
     r"(?<=[:.] )\W*(?:phase\s*(?:[0-9]|I)|parts?\b|cohorts?\b|arms?\b|groups?\b|modules?\b)"
     r"[^:.;]{0,40}:$", re.I)
@@ -150,6 +153,7 @@ _ADV_STRONG = _rx(
     r"fail(?:ed|ure of|ing) (?:a minimum of |at least |≥ ?)?(?:standard|prior|previous|\d|one|two|a prior|"
     r"first[- ]line)|"
     r"progress\w* (?:disease )?(?:on|after|following|during) (?:an? )?(?:standard|prior|at least)|"
+    r"(?:must|should) have progressed (?:on|after|following|during)|"
     r"(?:first|second|tumou?r|documented|radiographic\w*|locoregional|local) recurrence|"
     r"recurrence/progression|"
     r"non-?progressive (?:after|following)|without (?:disease )?progression (?:after|following)|"
@@ -257,6 +261,7 @@ _IO = _rx(
     r"antibod|agent|blockade|mAb|monoclonal|therap|targeted)\w*|"
     r"PD-?L?1 (?:or|and|and/or|/) [\w-]{2,12} (?:\w+/)?(?:monoclonal|bispecific|inhibitor|antibod)\w*|"
     r"PD-1/L1|anti[- ]?PD[- ]?L?2|anti[- ]?CTLA[- ]?4|"
+    r"PD-? ?\(L\) ?-?1 (?:inhibitor|antibod|agent|blockade|mAb|monoclonal|therap)\w*|"
     r"CTLA[- ]?4\)? (?:inhibitor|antibod|antagonist|agent)\w*|"
     r"\bbiologic(?:al)? (?:therapy|therapies|agents?|treatment)|\bnivolumab|\bpembrolizumab|\bipilimumab|"
     r"\batezolizumab|\bdurvalumab|\bavelumab|\bcemiplimab|T[- ]cell co-?stimulation|"
@@ -283,7 +288,7 @@ _UNTREATED_CANCER = (r"\buntreated\b(?= [^.]{0,40}(?:advanced|metastatic|disease
 """'untreated' followed by what is untreated: the cancer (by any '-oma' name), its stage or the disease."""
 _SYSTEMIC_ALL = _rx(
     r"(?:systemic|systematic|anti-?cancer|anti-?tumou?r|"
-    r"antineoplastic)\s+(?:\w+\s+){0,2}(?:therapy|therapies|"
+    r"antineoplastic|disease[- ]directed)\s+(?:\w+\s+){0,2}(?:therapy|therapies|"
     r"treatments?|regimens?)|treatment[- ]na[iï]ve|previously untreated|" + _UNTREATED_CANCER + r"|"
     r"no prior (?:treatment|therapy)\b|"
     r"(?:any|all) prior (?:therapy|treatment)(?! with| targeting| directed| against)|"
@@ -307,7 +312,7 @@ _REQUIRE = _rx(
     r"(?:are|is) receiving|completed \d|experienced|intolerant|(?:must|should) (?:have )?include"
 )
 _STRONG_REQUIRE = _rx(r"\bcompleted \d|progress\w* (?:on|after|during|following)|refractory|\bfailed|"
-                      r"received at least|previously treated with")
+                      r"received at least|previously treated with|received (?:\d|one|two) (?:prior|previous)")
 _ALLOWED = _rx(
     r"(?:prior(?! to)|previous)[^.]{0,60}(?:is|are) (?:allowed|permitted|acceptable|eligible)|"
     r"(?:allowed|permitted|eligible)[^.]{0,40}(?:prior|previous)[^.]{0,40}immun|"
@@ -511,13 +516,29 @@ Experienced Participants", "Part 2: Cohort Expansion; Prior CPI Therapy")."""
 
 
 def _arm_prior_io(t: TrialText) -> Result | None:
-    """When the criteria say nothing: an arm for patients who had checkpoint inhibitors gives
-    ``allowed`` (other arms exist) or ``required`` (it is the only arm)."""
-    labels = [a.label.strip() for a in t.arms if a.label.strip()]
-    hits = [lb for lb in labels if _ARM_PRIOR_IO.search(" ".join(lb.split()), fold(" ".join(lb.split())))]
+    """When the criteria say nothing: an arm for patients who had checkpoint inhibitors (its label, else
+    its description, not negated) gives ``allowed`` (other arms exist) or ``required`` (it is the only
+    arm). The evidence is the label, or the description's sentence that says it."""
+    arms = [a for a in t.arms if a.label.strip()]
+    hits: list[str] = []
+    for a in arms:
+        label = " ".join(a.label.split())
+        if _ARM_PRIOR_IO.search(label, fold(label)):
+            hits.append(a.label.strip())
+            continue
+        for sent in _ARM_SENTENCE.findall(a.description):
+            flat = " ".join(sent.split())
+            m = _ARM_PRIOR_IO.search(flat, fold(flat))
+            if m and not _negated_before(flat, m.start()):
+                hits.append(sent.strip())
+                break
     if not hits:
         return None
-    return Result("allowed" if len(hits) < len(labels) else "required", (hits[0],))
+    return Result("allowed" if len(hits) < len(arms) else "required", (hits[0],))
+
+
+_ARM_SENTENCE = re.compile(r"[^.;\n]+")
+"""Sentences (or clauses) of an arm description."""
 
 
 def prior_immunotherapy(t: TrialText) -> Result:
@@ -562,7 +583,7 @@ _FIRST = _rx(
     r"locally advanced)"
 )
 _PREV = _rx(
-    r"previously treated|pre-?treated|"
+    r"previously treated|pre-?treated|\bexhausted\b|"
     r"\bprogress\w* (?:disease )?(?:on|after|following|during|or recurrence after)|"
     r"(?:proven|been|is|are) ineffective|no longer effective|"
     r"refractory|relapsed|\bfail\w* (?:of )?(?:at least|≥|prior|standard|\d|one|two)|failed|"
